@@ -1,0 +1,1 @@
+"""Turns a client's details into a finished e-mail."""

@@ -1,0 +1,17 @@
+"""Errors raised while writing an e-mail."""
+
+from __future__ import annotations
+
+from integration.errors import ServiceError
+
+
+class GenerationError(ServiceError):
+    """Writing the e-mail failed; `retryable` says whether another try can help."""
+
+    code = "generation_failed"
+
+
+class ContentCheckError(GenerationError):
+    """A written e-mail broke a content rule; the code names the rule."""
+
+    retryable = False

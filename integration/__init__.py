@@ -1,0 +1,1 @@
+"""Inbound side and job life cycle: REST API, webhook intake, dispatch, pipeline."""

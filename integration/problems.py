@@ -1,0 +1,96 @@
+"""Every error answered as RFC 9457 problem details, mapped in this one place."""
+
+from __future__ import annotations
+
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.plugins.problem_details import (
+    ProblemDetailsConfig,
+    ProblemDetailsException,
+    ProblemDetailsPlugin,
+)
+
+from integration.errors import ServiceError
+from storage.base import StorageError
+
+log = structlog.get_logger()
+
+PROBLEM_BASE = "/problems/"
+STORE_RETRY_AFTER_SECONDS = 5
+
+
+def problem(
+    status: int,
+    slug: str,
+    detail: str,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> ProblemDetailsException:
+    """A problem response with our `type` URI and the status's own title."""
+    return ProblemDetailsException(
+        status_code=status,
+        type_=PROBLEM_BASE + slug,
+        title=HTTPStatus(status).phrase,
+        detail=detail,
+        headers=headers,
+        extra=extra or None,
+    )
+
+
+def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
+    slug = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "-")
+    detail = exc.detail or HTTPStatus(exc.status_code).phrase
+    return problem(exc.status_code, slug, detail, headers=exc.headers)
+
+
+def _from_validation(exc: ValidationException) -> ProblemDetailsException:
+    items = exc.extra if isinstance(exc.extra, list) else []
+    if not items:
+        # Litestar raises this for a body it could not decode at all.
+        return problem(400, "malformed-body", str(exc.detail))
+
+    errors = [
+        {"field": str(item.get("key") or "body"), "message": str(item.get("message"))}
+        for item in items
+        if isinstance(item, dict)
+    ]
+    named = ", ".join(error["field"] for error in errors)
+    return problem(422, "validation-error", f"Invalid input: {named}.", errors=errors)
+
+
+def _from_service_error(exc: ServiceError) -> ProblemDetailsException:
+    if isinstance(exc, StorageError):
+        log.warning("store_unavailable", error=exc.message)
+        return problem(
+            503,
+            "store-unavailable",
+            "The job store is not answering; try again shortly.",
+            headers={"Retry-After": str(STORE_RETRY_AFTER_SECONDS)},
+        )
+
+    log.error("service_error", code=exc.code, error=exc.message)
+    return problem(500, "internal-error", "The service failed; the error was logged.")
+
+
+def unhandled_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    """The last resort: log the traceback once and answer a plain 500 problem."""
+    log.exception("request_failed", method=request.method, path=request.url.path)
+    detail = "The service failed unexpectedly; the error was logged."
+    return problem(500, "internal-error", detail).to_response(request)
+
+
+def problem_details_plugin() -> ProblemDetailsPlugin:
+    return ProblemDetailsPlugin(
+        ProblemDetailsConfig(
+            exception_to_problem_detail_map={
+                HTTPException: _from_http_exception,
+                ValidationException: _from_validation,
+                ServiceError: _from_service_error,
+            }
+        )
+    )

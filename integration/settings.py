@@ -1,0 +1,112 @@
+"""Settings from the environment, then `.env.local`, then `.env`.
+
+Empty values count as unset, so `OPENAI_API_KEY=` in a file means "no key".
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from integration.errors import ServiceError
+
+
+class SettingsError(ServiceError):
+    """A setting has a value the service cannot run with."""
+
+    code = "bad_setting"
+
+
+class Settings(BaseSettings):
+    """Every knob of the service; names match the environment variables."""
+
+    model_config = SettingsConfigDict(
+        env_file=(".env", ".env.local"),
+        env_ignore_empty=True,
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    # Where the service listens and how the outside reaches it.
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65535)
+    base_url: str | None = None
+    max_body_bytes: int = Field(64 * 1024, ge=1024)
+
+    # Job store.
+    data_dir: Path = Path("./data")
+    job_ttl_days: float = Field(7, gt=0)
+    mongodb_connection_string: SecretStr | None = None
+    mongodb_database: str = "jobmail"
+
+    # Local worker and the job life cycle.
+    worker_concurrency: int = Field(4, ge=1, le=256)
+    worker_poll_seconds: float = Field(1.0, gt=0)
+    job_lease_seconds: float = Field(60, gt=0)
+    job_max_attempts: int = Field(3, ge=1, le=20)
+    job_retry_delay_seconds: float = Field(5, ge=0)
+    shutdown_grace_seconds: float = Field(10, ge=0)
+
+    # The writer.
+    openai_api_key: SecretStr | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4.1-mini"
+    openai_timeout_seconds: float = Field(45, gt=0)
+    openai_max_retries: int = Field(2, ge=0, le=10)
+    openai_max_output_tokens: int = Field(700, ge=64)
+    openai_token_parameter: Literal["max_completion_tokens", "max_tokens"] = (
+        "max_completion_tokens"
+    )
+    openai_temperature: float | None = Field(0.7, ge=0, le=2)
+
+    # Logging.
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+
+    # Accepted for forward compatibility; see the README for what each enables.
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _split_keys(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @field_validator("base_url", "openai_base_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+    @property
+    def job_ttl(self) -> timedelta:
+        return timedelta(days=self.job_ttl_days)
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.data_dir / "jobs.sqlite3"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning a bad value into one line naming the variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        raise SettingsError(describe_settings_error(exc)) from None
+
+
+def describe_settings_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+    value = first.get("input")
+    shown = "" if isinstance(value, dict) else f" (got {value!r})"
+    more = len(exc.errors()) - 1
+    tail = f"; and {more} more" if more else ""
+
+    return f"invalid setting {name}: {first['msg']}{shown}{tail}"

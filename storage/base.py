@@ -1,0 +1,215 @@
+"""The job record and the `JobStore` protocol every storage backend implements."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Protocol
+
+from pydantic import BaseModel, Field
+
+from integration.errors import ServiceError
+
+_BASE36 = string.digits + string.ascii_lowercase
+JOB_ID_RANDOM_LENGTH = 16
+
+
+class StorageError(ServiceError):
+    """The job store could not be read or written; `retryable` says if a retry helps."""
+
+    retryable = True
+
+
+class JobStatus(StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+FINISHED = (JobStatus.COMPLETED, JobStatus.FAILED)
+
+
+class JobInput(BaseModel):
+    """What the caller asked for; kept exactly as received (after trimming)."""
+
+    country: str
+    occupation: str
+    client_name: str
+    language: str = "en"
+    tone: str = "warm"
+    client_email: str | None = None
+    zoho_module: str | None = None
+    zoho_record_id: str | None = None
+
+
+class JobResult(BaseModel):
+    """The finished e-mail and how it was made."""
+
+    subject: str
+    content: str
+    content_html: str
+    provider: str
+    model: str
+    usage: dict[str, int] | None = None
+    processing_time_ms: int
+
+
+class Job(BaseModel):
+    """One request for an e-mail, from acceptance to its result or failure."""
+
+    job_id: str
+    status: JobStatus = JobStatus.QUEUED
+    source: str = "api"
+    input: JobInput
+    created_at: datetime
+    updated_at: datetime
+    available_at: datetime
+    completed_at: datetime | None = None
+    expires_at: datetime | None = None
+    attempts: int = 0
+    lease_owner: str | None = None
+    lease_expires_at: datetime | None = None
+    idempotency_key: str | None = None
+    request_hash: str | None = None
+    result: JobResult | None = None
+    error: str | None = None
+    error_code: str | None = None
+    retry_reasons: list[str] = Field(default_factory=list)
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+
+@dataclass(frozen=True)
+class JobFilter:
+    """Criteria for listing jobs; `None` means "any"."""
+
+    status: JobStatus | None = None
+    country: str | None = None
+    occupation: str | None = None
+    source: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+
+
+@dataclass(frozen=True)
+class JobPage:
+    jobs: list[Job]
+    total: int
+
+
+def utc_now() -> datetime:
+    """The current time in UTC, truncated to milliseconds as every store keeps it."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def new_job_id(now: datetime) -> str:
+    """A job id: `job_<creation ms>_<random base-36>`, unguessable by its random part."""
+    millis = int(now.timestamp() * 1000)
+    suffix = "".join(secrets.choice(_BASE36) for _ in range(JOB_ID_RANDOM_LENGTH))
+
+    return f"job_{millis}_{suffix}"
+
+
+def new_job(
+    job_input: JobInput,
+    *,
+    source: str = "api",
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
+) -> Job:
+    """A fresh queued job, ready to be handed to `JobStore.create`."""
+    now = utc_now()
+
+    return Job(
+        job_id=new_job_id(now),
+        source=source,
+        input=job_input,
+        created_at=now,
+        updated_at=now,
+        available_at=now,
+        idempotency_key=idempotency_key,
+        request_hash=request_hash,
+    )
+
+
+def lease_deadline(now: datetime, lease_seconds: float) -> datetime:
+    return now + timedelta(seconds=lease_seconds)
+
+
+class JobStore(Protocol):
+    """Where jobs live. Every method is safe to call from many workers at once.
+
+    Writes that depend on holding a job (`complete`, `fail`, `release`,
+    `extend_lease`) take the lease owner and do nothing, returning `False`, when
+    the lease has passed to someone else: that is what keeps one result per job.
+    """
+
+    async def open(self) -> None:
+        """Create tables or indexes; safe to call on every start-up."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise `StorageError` unless the store answers."""
+        ...
+
+    async def create(self, job: Job) -> tuple[Job, bool]:
+        """Insert `job`; with an idempotency key already used, return that job.
+
+        Returns the stored job and whether it was newly created.
+        """
+        ...
+
+    async def get(self, job_id: str) -> Job | None: ...
+
+    async def claim(
+        self, owner: str, lease_seconds: float, job_id: str | None = None
+    ) -> Job | None:
+        """Take a job that is queued and due, or whose lease has run out.
+
+        With `job_id`, only that job; otherwise the oldest available one. The
+        claimed job is `processing`, leased to `owner`, with `attempts` raised by one.
+        """
+        ...
+
+    async def extend_lease(self, job_id: str, owner: str, lease_seconds: float) -> bool:
+        ...
+
+    async def complete(
+        self, job_id: str, owner: str, result: JobResult, ttl: timedelta
+    ) -> bool: ...
+
+    async def fail(
+        self, job_id: str, owner: str, error: str, error_code: str, ttl: timedelta
+    ) -> bool: ...
+
+    async def release(
+        self,
+        job_id: str,
+        owner: str,
+        *,
+        delay_seconds: float = 0,
+        reason: str | None = None,
+        refund_attempt: bool = False,
+    ) -> bool:
+        """Give a held job back to the queue, due again after `delay_seconds`."""
+        ...
+
+    async def list_jobs(self, where: JobFilter, page: int, limit: int) -> JobPage:
+        """Jobs matching `where`, newest first; `page` counts from 1."""
+        ...
+
+    async def count_by_status(self) -> dict[JobStatus, int]: ...
+
+    async def delete_expired(self) -> int:
+        """Remove finished jobs past their expiry; returns how many went."""
+        ...
+

@@ -1,0 +1,1 @@
+"""Tests for the job-opportunity e-mail service."""

@@ -1,0 +1,1 @@
+"""Test doubles for external services, such as a fake OpenAI server."""
