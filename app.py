@@ -12,6 +12,7 @@ from litestar.openapi import OpenAPIConfig
 from integration.api import JobController
 from integration.logging import configure_logging
 from integration.problems import problem_details_plugin, unhandled_exception
+from integration.request import JobmailRequest
 from integration.services import Services
 from integration.settings import Settings, load_settings
 
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         lifespan=[lifespan],
         plugins=[problem_details_plugin()],
         exception_handlers={Exception: unhandled_exception},
+        request_class=JobmailRequest,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="Job-opportunity e-mails", version="1.0.0"),
         logging_config=None,

@@ -85,7 +85,10 @@ def _check_paragraphs(email: Email, request: EmailRequest) -> Problem:
 
 def _check_mentions(email: Email, request: EmailRequest) -> Problem:
     body = email.body.casefold()
-    for label, value in (("occupation", request.occupation), ("country", request.country)):
+    for label, value in (
+        ("occupation", request.occupation),
+        ("country", request.country),
+    ):
         if value.casefold() not in body:
             return f"missing_{label}", f"the body does not name the {label} {value!r}"
     return None
@@ -95,7 +98,10 @@ def _check_placeholders(email: Email, request: EmailRequest) -> Problem:
     supplied = f"{request.client_name} {request.occupation} {request.country}"
     for match in _PLACEHOLDER.finditer(f"{email.subject}\n{email.body}"):
         if match.group(0) not in supplied:
-            return "placeholder", f"the e-mail contains a placeholder {match.group(0)!r}"
+            return (
+                "placeholder",
+                f"the e-mail contains a placeholder {match.group(0)!r}",
+            )
     return None
 
 
@@ -115,5 +121,8 @@ def _check_figures(email: Email, request: EmailRequest) -> Problem:
     allowed = set(_DIGITS.findall(supplied))
     for number in _DIGITS.findall(f"{email.subject} {email.body}"):
         if number not in allowed:
-            return "invented_figures", f"the e-mail states a figure ({number}) not in the input"
+            return (
+                "invented_figures",
+                f"the e-mail states a figure ({number}) not in the input",
+            )
     return None

@@ -158,7 +158,9 @@ def _usage(completion: ChatCompletion) -> dict[str, int] | None:
 def _translate(exc: openai.OpenAIError, model: str) -> GenerationError:
     """Say what went wrong in words an operator can act on, and if a retry helps."""
     if isinstance(exc, openai.APITimeoutError):
-        return GenerationError("the model server timed out", code="llm_timeout", retryable=True)
+        return GenerationError(
+            "the model server timed out", code="llm_timeout", retryable=True
+        )
     if isinstance(exc, openai.APIConnectionError):
         msg = "the model server could not be reached; check OPENAI_BASE_URL"
         return GenerationError(msg, code="llm_unreachable", retryable=True)
@@ -171,7 +173,9 @@ def _translate(exc: openai.OpenAIError, model: str) -> GenerationError:
         msg = "the API key may not use this model or region; check the account"
         return GenerationError(msg, code="llm_permission_denied")
     if isinstance(exc, openai.NotFoundError):
-        msg = f"the model {model!r} was not found; check OPENAI_MODEL and OPENAI_BASE_URL"
+        msg = (
+            f"the model {model!r} was not found; check OPENAI_MODEL and OPENAI_BASE_URL"
+        )
         return GenerationError(msg, code="llm_model_not_found")
     if isinstance(exc, openai.APIStatusError) and _is_transient_status(exc.status_code):
         msg = f"the model server failed with HTTP {exc.status_code}"

@@ -8,8 +8,15 @@ from typing import Annotated, Any
 import structlog
 from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import Parameter
+from litestar.params import (
+    FromPath,
+    FromQuery,
+    HeaderParameter,
+    JSONBody,
+    QueryParameter,
+)
 
 from integration.problems import problem
 from integration.schemas import JobRequest, queued_view, status_view
@@ -22,14 +29,21 @@ UNFINISHED_RETRY_AFTER = "2"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
 
 
-def require_json(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
-    """Refuse bodies that are not declared as JSON (415) before reading them."""
-    media_type = connection.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type == "application/json" or media_type.endswith("+json"):
-        return
+async def require_json(
+    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+) -> None:
+    """Refuse bodies not declared as JSON (415) and empty bodies (400)."""
+    media_type = (
+        connection.headers.get("content-type", "").split(";")[0].strip().lower()
+    )
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        detail = f"Send the body as application/json, not {media_type or 'nothing'!r}."
+        raise problem(415, "unsupported-media-type", detail)
 
-    detail = f"Send the body as application/json, not {media_type or 'nothing'!r}."
-    raise problem(415, "unsupported-media-type", detail)
+    if isinstance(connection, Request) and not await connection.body():
+        raise problem(
+            400, "malformed-body", "The request body is empty; send a JSON object."
+        )
 
 
 class JobController(Controller):
@@ -45,10 +59,10 @@ class JobController(Controller):
     async def submit(
         self,
         request: Request[Any, Any, Any],
-        data: JobRequest,
-        services: Services,
+        data: JSONBody[JobRequest],
+        services: NamedDependency[Services],
         idempotency_key: Annotated[
-            str | None, Parameter(header="Idempotency-Key", required=False)
+            str | None, HeaderParameter(name="Idempotency-Key", required=False)
         ] = None,
     ) -> Response[dict[str, Any]]:
         _check_idempotency_key(idempotency_key)
@@ -73,7 +87,9 @@ class JobController(Controller):
         return Response(queued_view(job), status_code=202, headers=headers)
 
     @get("/status/{job_id:str}", summary="Read a job's status and result")
-    async def status(self, job_id: str, services: Services) -> Response[dict[str, Any]]:
+    async def status(
+        self, job_id: FromPath[str], services: NamedDependency[Services]
+    ) -> Response[dict[str, Any]]:
         job = await services.store.get(job_id) if _is_plausible_id(job_id) else None
         if job is None:
             raise problem(404, "job-not-found", "No job has this id.")
@@ -84,15 +100,17 @@ class JobController(Controller):
     @get("/admin/jobs", summary="List jobs, newest first")
     async def list_jobs(
         self,
-        services: Services,
-        status: JobStatus | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
-        page: Annotated[int, Parameter(ge=1, le=1_000_000)] = 1,
-        country: str | None = None,
-        occupation: str | None = None,
-        source: str | None = None,
-        created_from: Annotated[datetime | None, Parameter(query="createdFrom")] = None,
-        created_to: Annotated[datetime | None, Parameter(query="createdTo")] = None,
+        services: NamedDependency[Services],
+        status: FromQuery[JobStatus | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
+        page: Annotated[int, QueryParameter(ge=1, le=1_000_000)] = 1,
+        country: FromQuery[str | None] = None,
+        occupation: FromQuery[str | None] = None,
+        source: FromQuery[str | None] = None,
+        created_from: Annotated[
+            datetime | None, QueryParameter(name="createdFrom")
+        ] = None,
+        created_to: Annotated[datetime | None, QueryParameter(name="createdTo")] = None,
     ) -> dict[str, Any]:
         where = JobFilter(
             status=status,
@@ -107,14 +125,23 @@ class JobController(Controller):
 
         return {
             "jobs": [status_view(job) for job in found.jobs],
-            "pagination": {"page": page, "limit": limit, "total": found.total, "pages": pages},
+            "pagination": {
+                "page": page,
+                "limit": limit,
+                "total": found.total,
+                "pages": pages,
+            },
         }
 
 
 def _check_idempotency_key(key: str | None) -> None:
     if key is None:
         return
-    if 0 < len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH and key.isascii() and key.isprintable():
+    if (
+        0 < len(key) <= MAX_IDEMPOTENCY_KEY_LENGTH
+        and key.isascii()
+        and key.isprintable()
+    ):
         return
 
     raise problem(

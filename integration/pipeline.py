@@ -60,7 +60,9 @@ class Pipeline:
         elapsed_ms = int((time.monotonic() - started) * 1000)
         await self._complete(job, owner, email, elapsed_ms)
 
-    async def _complete(self, job: Job, owner: str, email: Email, elapsed_ms: int) -> None:
+    async def _complete(
+        self, job: Job, owner: str, email: Email, elapsed_ms: int
+    ) -> None:
         result = JobResult(
             subject=email.subject,
             content=email.body,
@@ -70,7 +72,9 @@ class Pipeline:
             usage=email.usage,
             processing_time_ms=elapsed_ms,
         )
-        saved = await self.store.complete(job.job_id, owner, result, self.settings.job_ttl)
+        saved = await self.store.complete(
+            job.job_id, owner, result, self.settings.job_ttl
+        )
         if not saved:
             log.warning("job_result_discarded", reason="lease_lost")
             return

@@ -77,7 +77,9 @@ def _from_service_error(exc: ServiceError) -> ProblemDetailsException:
     return problem(500, "internal-error", "The service failed; the error was logged.")
 
 
-def unhandled_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+def unhandled_exception(
+    request: Request[Any, Any, Any], exc: Exception
+) -> Response[Any]:
     """The last resort: log the traceback once and answer a plain 500 problem."""
     log.exception("request_failed", method=request.method, path=request.url.path)
     detail = "The service failed unexpectedly; the error was logged."

@@ -50,7 +50,9 @@ class LocalWorker:
             asyncio.create_task(self._serve(), name=f"job-worker-{n}")
             for n in range(self.concurrency)
         ]
-        log.info("worker_started", worker_id=self.worker_id, concurrency=self.concurrency)
+        log.info(
+            "worker_started", worker_id=self.worker_id, concurrency=self.concurrency
+        )
 
     async def dispatch(self, job: Job) -> None:
         """Wake the pool for a newly stored job."""

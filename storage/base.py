@@ -180,8 +180,9 @@ class JobStore(Protocol):
         """
         ...
 
-    async def extend_lease(self, job_id: str, owner: str, lease_seconds: float) -> bool:
-        ...
+    async def extend_lease(
+        self, job_id: str, owner: str, lease_seconds: float
+    ) -> bool: ...
 
     async def complete(
         self, job_id: str, owner: str, result: JobResult, ttl: timedelta
@@ -212,4 +213,3 @@ class JobStore(Protocol):
     async def delete_expired(self) -> int:
         """Remove finished jobs past their expiry; returns how many went."""
         ...
-

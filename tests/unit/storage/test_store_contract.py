@@ -26,7 +26,9 @@ LEASE = 30.0
 
 
 @pytest.fixture(params=["sqlite"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[JobStore]:
+async def store(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> AsyncIterator[JobStore]:
     backend = SQLiteJobStore(tmp_path / "jobs.sqlite3")
     await backend.open()
     yield backend
@@ -169,7 +171,9 @@ async def test_fail_records_reason(store: JobStore) -> None:
     await store.create(job)
     await store.claim("worker-a", LEASE)
 
-    failed = await store.fail(job.job_id, "worker-a", "the key was refused", "llm_auth", TTL)
+    failed = await store.fail(
+        job.job_id, "worker-a", "the key was refused", "llm_auth", TTL
+    )
     done = await store.get(job.job_id)
 
     assert failed is True
