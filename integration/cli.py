@@ -94,3 +94,7 @@ def _check_texts(parser: argparse.ArgumentParser, args: argparse.Namespace) -> N
             flag = "--" + name.replace("_", "-")
             parser.error(f"{flag} must not be empty")
         setattr(args, name, value)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

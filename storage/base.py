@@ -110,7 +110,7 @@ def utc_now() -> datetime:
 
 
 def new_job_id(now: datetime) -> str:
-    """A job id: `job_<creation ms>_<random base-36>`, unguessable by its random part."""
+    """A job id, `job_<creation ms>_<random base-36>`, unguessable by design."""
     millis = int(now.timestamp() * 1000)
     suffix = "".join(secrets.choice(_BASE36) for _ in range(JOB_ID_RANDOM_LENGTH))
 
