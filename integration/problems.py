@@ -55,12 +55,20 @@ def _from_validation(exc: ValidationException) -> ProblemDetailsException:
         return problem(400, "malformed-body", str(exc.detail))
 
     errors = [
-        {"field": str(item.get("key") or "body"), "message": str(item.get("message"))}
+        {
+            "field": str(item.get("key") or "body"),
+            "message": _plain(item.get("message")),
+        }
         for item in items
         if isinstance(item, dict)
     ]
     named = ", ".join(error["field"] for error in errors)
     return problem(422, "validation-error", f"Invalid input: {named}.", errors=errors)
+
+
+def _plain(message: object) -> str:
+    # pydantic prefixes messages from our own validators with "Value error, ".
+    return str(message).removeprefix("Value error, ")
 
 
 def _from_service_error(exc: ServiceError) -> ProblemDetailsException:
