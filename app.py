@@ -5,28 +5,30 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from litestar import Litestar, get
+from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from integration.api import JobController
 from integration.logging import configure_logging
+from integration.operations import health, ready
 from integration.problems import problem_details_plugin, unhandled_exception
 from integration.request import JobmailRequest
 from integration.services import Services
 from integration.settings import Settings, load_settings
+from storage.base import JobStore
 
 
-@get("/health", tags=["operations"], summary="The process is alive")
-async def health() -> dict[str, str]:
-    return {"status": "ok"}
+def create_app(
+    settings: Settings | None = None, store: JobStore | None = None
+) -> Litestar:
+    """Build the app; with no settings given, read them from the environment.
 
-
-def create_app(settings: Settings | None = None) -> Litestar:
-    """Build the app; with no settings given, read them from the environment."""
+    `store` replaces the store the settings would choose (tests use this).
+    """
     settings = settings or load_settings()
     configure_logging(settings)
-    services = Services.from_settings(settings)
+    services = Services.from_settings(settings, store)
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
@@ -37,7 +39,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await services.stop()
 
     return Litestar(
-        route_handlers=[JobController, health],
+        route_handlers=[JobController, health, ready],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         lifespan=[lifespan],
         plugins=[problem_details_plugin()],

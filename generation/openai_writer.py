@@ -85,7 +85,9 @@ class OpenAIWriter:
 
     async def _complete(self, messages: list[dict[str, str]]) -> ChatCompletion:
         while True:
-            response_format = RESPONSE_FORMATS[self._format_index]
+            # Concurrent calls share the index; each downgrades from the one it used.
+            index = self._format_index
+            response_format = RESPONSE_FORMATS[index]
             extra = {"response_format": response_format} if response_format else {}
             try:
                 completion = await self._client.chat.completions.create(
@@ -95,9 +97,9 @@ class OpenAIWriter:
                     **extra,
                 )
             except openai.BadRequestError as exc:
-                if not self._can_downgrade(exc):
+                if not self._can_downgrade(exc, index):
                     raise _translate(exc, self.model) from exc
-                self._format_index += 1
+                self._format_index = max(self._format_index, index + 1)
                 continue
             except openai.OpenAIError as exc:
                 raise _translate(exc, self.model) from exc
@@ -107,9 +109,9 @@ class OpenAIWriter:
                 raise GenerationError(msg, code="llm_bad_response", retryable=True)
             return completion
 
-    def _can_downgrade(self, exc: openai.BadRequestError) -> bool:
+    def _can_downgrade(self, exc: openai.BadRequestError, index: int) -> bool:
         about_format = exc.param == "response_format" or "response_format" in str(exc)
-        return about_format and self._format_index + 1 < len(RESPONSE_FORMATS)
+        return about_format and index + 1 < len(RESPONSE_FORMATS)
 
 
 def _parse_reply(completion: ChatCompletion) -> tuple[str, str]:

@@ -12,14 +12,25 @@ from generation.openai_writer import OpenAIWriter
 from integration.pipeline import Pipeline
 from integration.settings import Settings
 from integration.worker import LocalWorker
-from storage.base import JobStore
+from storage.base import JobStore, StorageError
+from storage.mongo import MongoJobStore
 from storage.sqlite import SQLiteJobStore
 
 log = structlog.get_logger()
 
 
 def make_store(settings: Settings) -> JobStore:
-    return SQLiteJobStore(settings.sqlite_path)
+    """MongoDB when a connection string is set, else the embedded SQLite file."""
+    if settings.mongodb_connection_string is None:
+        return SQLiteJobStore(settings.sqlite_path)
+
+    return MongoJobStore.connect(
+        settings.mongodb_connection_string.get_secret_value(),
+        settings.mongodb_database,
+        max_pool_size=settings.mongodb_max_pool_size,
+        timeout_ms=settings.mongodb_timeout_ms,
+        socket_timeout_ms=settings.mongodb_socket_timeout_ms,
+    )
 
 
 def make_writer(settings: Settings) -> Writer:
@@ -49,8 +60,10 @@ class Services:
     worker: LocalWorker
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Services:
-        store = make_store(settings)
+    def from_settings(
+        cls, settings: Settings, store: JobStore | None = None
+    ) -> Services:
+        store = store or make_store(settings)
         writer = make_writer(settings)
         worker = LocalWorker(
             store,
@@ -62,16 +75,29 @@ class Services:
         )
         return cls(settings=settings, store=store, writer=writer, worker=worker)
 
+    @property
+    def dispatch_name(self) -> str:
+        return "local"
+
     async def start(self) -> None:
-        await self.store.open()
-        removed = await self.store.delete_expired()
+        """Open the store and start the worker.
+
+        A store that is down does not stop start-up: `/ready` reports it, the
+        API answers 503 and the worker keeps trying until it is back.
+        """
+        try:
+            await self.store.open()
+            await self.store.delete_expired()
+        except StorageError as exc:
+            if not exc.retryable:
+                raise
+            log.warning("store_unavailable_at_startup", error=exc.message)
         await self.worker.start()
         log.info(
             "service_started",
             store=type(self.store).__name__,
             writer=self.writer.provider,
             model=self.writer.model,
-            expired_jobs_removed=removed,
         )
 
     async def stop(self) -> None:

@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     job_ttl_days: float = Field(7, gt=0)
     mongodb_connection_string: SecretStr | None = None
     mongodb_database: str = "jobmail"
+    mongodb_max_pool_size: int = Field(50, ge=1, le=1000)
+    mongodb_timeout_ms: int = Field(3000, ge=100)
+    mongodb_socket_timeout_ms: int = Field(20_000, ge=100)
 
     # Local worker and the job life cycle.
     worker_concurrency: int = Field(4, ge=1, le=256)

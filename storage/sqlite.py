@@ -88,8 +88,8 @@ class SQLiteJobStore:
         await asyncio.to_thread(self._open_sync)
 
     def _open_sync(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(
                 self.path,
                 timeout=self._busy_timeout,
@@ -99,9 +99,11 @@ class SQLiteJobStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
+        except (OSError, sqlite3.Error) as exc:
             msg = f"cannot open the job database at {str(self.path)!r}: {exc}"
-            raise StorageError(msg, code="storage_unavailable") from exc
+            raise StorageError(
+                msg, code="storage_unavailable", retryable=False
+            ) from exc
         self._conn = conn
 
     async def close(self) -> None:

@@ -11,6 +11,7 @@ from litestar.testing import TestClient
 
 from app import create_app
 from integration.settings import Settings
+from tests.stores import STORE_BACKENDS, make_store
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +34,11 @@ def settings(tmp_path: Path) -> Settings:
     )
 
 
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as test_client:
+@pytest.fixture(params=STORE_BACKENDS)
+def client(
+    request: pytest.FixtureRequest, settings: Settings, tmp_path: Path
+) -> Iterator[TestClient]:
+    """The app in-process, once per store backend."""
+    store = make_store(request.param, tmp_path)
+    with TestClient(create_app(settings, store)) as test_client:
         yield test_client

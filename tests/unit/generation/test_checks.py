@@ -55,7 +55,9 @@ class DraftWriter:
 
 def test_good_email_passes_every_check() -> None:
     email = make_email(GOOD_BODY)
-    three_paragraphs = make_email(f"{GOOD_BODY}\n\nWe look forward to hearing from you.")
+    three_paragraphs = make_email(
+        f"{GOOD_BODY}\n\nWe look forward to hearing from you."
+    )
 
     check_email(email, ANA)
     check_email(three_paragraphs, ANA)

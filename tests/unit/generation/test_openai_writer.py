@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -93,7 +94,10 @@ async def test_write_returns_greeted_email(writer: OpenAIWriter) -> None:
 
 async def test_greeting_follows_language_and_tone(writer: OpenAIWriter) -> None:
     french = EmailRequest(
-        client_name="Jean Dupont", country="France", occupation="Boulanger", language="fr"
+        client_name="Jean Dupont",
+        country="France",
+        occupation="Boulanger",
+        language="fr",
     )
     formal = EmailRequest(
         client_name="Ana Silva", country="Canada", occupation="Nurse", tone="formal"
@@ -154,9 +158,21 @@ async def test_rejected_schema_falls_back_to_json_object(
     assert response_format_types(fake) == ["json_schema", "json_object", "json_object"]
 
 
-async def test_rate_limit_is_retried(
-    make_writer: MakeWriter, fake: FakeOpenAI
+async def test_concurrent_writes_share_fallback(
+    writer: OpenAIWriter, fake: FakeOpenAI
 ) -> None:
+    fake.reject_json_schema = True
+
+    emails = await asyncio.gather(*(writer.write(ANA) for _ in range(4)))
+
+    assert all(email.body.startswith("Hello Ana,") for email in emails)
+    formats = response_format_types(fake)
+    assert formats.count("json_schema") == 4
+    assert formats.count("json_object") == 4
+    assert None not in formats
+
+
+async def test_rate_limit_is_retried(make_writer: MakeWriter, fake: FakeOpenAI) -> None:
     fake.enqueue(rate_limited(retry_after_ms=5))
     writer = make_writer(max_retries=1)
 

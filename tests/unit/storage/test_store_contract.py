@@ -19,20 +19,18 @@ from storage.base import (
     new_job,
     utc_now,
 )
-from storage.sqlite import SQLiteJobStore
+from tests.stores import STORE_BACKENDS, open_store
 
 TTL = timedelta(days=7)
 LEASE = 30.0
 
 
-@pytest.fixture(params=["sqlite"])
+@pytest.fixture(params=STORE_BACKENDS)
 async def store(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> AsyncIterator[JobStore]:
-    backend = SQLiteJobStore(tmp_path / "jobs.sqlite3")
-    await backend.open()
-    yield backend
-    await backend.close()
+    async with open_store(request.param, tmp_path) as backend:
+        yield backend
 
 
 def make_job(**input_overrides: str) -> Job:
@@ -282,7 +280,8 @@ async def test_expired_finished_jobs_are_deleted(store: JobStore) -> None:
 
     removed = await store.delete_expired()
 
-    assert removed == 1
+    # MongoDB's TTL monitor (and the double's emulation of it) may get there first.
+    assert removed in (0, 1)
     assert await store.get(finished.job_id) is None
     assert (await store.get(waiting.job_id)).status is JobStatus.QUEUED
 
