@@ -14,20 +14,15 @@ MAX_PARAGRAPH_CHARS = 900
 
 _PLACEHOLDER = re.compile(r"\[[^\]\n]{1,40}\]|\{\{.*?\}\}|<[A-Za-z][^<>\n]{0,40}>")
 _SUBJECT_LINE = re.compile(r"^\s*(subject|betreff|objet|asunto|assunto)\s*:", re.I)
-_SIGN_OFFS = (
-    "best regards",
-    "kind regards",
-    "warm regards",
-    "sincerely",
-    "yours truly",
-    "mit freundlichen grüßen",
-    "viele grüße",
-    "cordialement",
-    "bien à vous",
-    "atentamente",
-    "saludos cordiales",
-    "atenciosamente",
-    "cumprimentos",
+# A sign-off is a line that starts with one of these; inside a sentence
+# ("we sincerely hope") the words are fine.
+_SIGN_OFF_LINE = re.compile(
+    r"^\s*(best|kind|warm|warmest)?\s*regards\b|^\s*(yours\s+)?(sincerely|truly)\b"
+    r"|^\s*(mit\s+)?(freundlichen|herzlichen|liebe|viele|beste)\s+gr(ü|ue)(ß|ss)e"
+    r"|^\s*(cordialement|bien\s+à\s+vous|salutations|amicalement)\b"
+    r"|^\s*(atentamente|saludos|un\s+saludo)\b"
+    r"|^\s*(atenciosamente|cumprimentos|abraços|um\s+abraço)\b",
+    re.IGNORECASE | re.MULTILINE,
 )
 _DIGITS = re.compile(r"\d+")
 
@@ -109,10 +104,10 @@ def _check_no_subject_or_signature(email: Email, request: EmailRequest) -> Probl
     if any(_SUBJECT_LINE.match(line) for line in email.body.splitlines()):
         return "subject_in_body", "the body contains a subject line"
 
-    lowered = email.body.casefold()
-    for sign_off in _SIGN_OFFS:
-        if sign_off in lowered:
-            return "signature", f"the body signs off with {sign_off!r}"
+    sign_off = _SIGN_OFF_LINE.search(email.body)
+    if sign_off is not None:
+        phrase = sign_off.group(0).strip().lower()
+        return "signature", f"the body signs off with {phrase!r}"
     return None
 
 

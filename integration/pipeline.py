@@ -42,7 +42,7 @@ class Pipeline:
             except Exception:
                 # A bug, not a job fault: retry later; attempts bound the damage.
                 log.exception("job_crashed")
-                await self._retry_later(job, owner, "internal_error")
+                await self._retry_after_crash(job, owner)
 
     async def _run_held(self, job: Job, owner: str) -> None:
         if job.attempts > self.settings.job_max_attempts:
@@ -94,6 +94,12 @@ class Pipeline:
             return
 
         await self._retry_later(job, owner, exc.code)
+
+    async def _retry_after_crash(self, job: Job, owner: str) -> None:
+        try:
+            await self._retry_later(job, owner, "internal_error")
+        except StorageError as exc:
+            log.warning("job_store_failed", error=exc.message)
 
     async def _retry_later(self, job: Job, owner: str, reason: str) -> None:
         delay = self.settings.job_retry_delay_seconds * 2 ** (job.attempts - 1)

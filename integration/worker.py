@@ -76,11 +76,20 @@ class LocalWorker:
 
     async def _serve(self) -> None:
         while not self._stopping:
-            job, owner = await self._claim_next()
-            if job is None:
-                await self._wait_for_work()
-                continue
-            await self.pipeline.run(job, owner)
+            try:
+                await self._serve_one()
+            except Exception:
+                # The outer edge: a bug must not silently shrink the pool.
+                log.exception("worker_loop_failed", worker_id=self.worker_id)
+                await asyncio.sleep(self.poll_seconds)
+
+    async def _serve_one(self) -> None:
+        job, owner = await self._claim_next()
+        if job is None:
+            await self._wait_for_work()
+            return
+
+        await self.pipeline.run(job, owner)
 
     async def _claim_next(self) -> tuple[Job | None, str]:
         owner = f"{self.worker_id}/{uuid.uuid4().hex[:8]}"

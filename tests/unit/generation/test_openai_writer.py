@@ -27,6 +27,13 @@ from tests.fakes.openai_server import (
 
 MODEL = "gpt-4.1-mini"
 ANA = EmailRequest(client_name="Ana Silva", country="Canada", occupation="Nurse")
+ANA_DATA = {
+    "first_name": "Ana",
+    "country": "Canada",
+    "occupation": "Nurse",
+    "language": "en",
+    "tone": "warm",
+}
 CLIENT_DATA = re.compile(r"<client_data>\n(.*)\n</client_data>", re.DOTALL)
 
 MakeWriter = Callable[..., OpenAIWriter]
@@ -125,13 +132,7 @@ async def test_request_carries_schema_and_data(
     assert request.body["model"] == MODEL
     match = CLIENT_DATA.search(user_message(fake))
     assert match is not None
-    assert json.loads(match.group(1)) == {
-        "first_name": "Ana",
-        "country": "Canada",
-        "occupation": "Nurse",
-        "language": "en",
-        "tone": "warm",
-    }
+    assert json.loads(match.group(1)) == ANA_DATA
 
 
 async def test_feedback_is_sent_as_correction(

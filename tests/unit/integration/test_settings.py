@@ -86,7 +86,12 @@ def test_empty_value_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("PORT", "abc"), ("JOB_TTL_DAYS", "0"), ("OPENAI_BASE_URL", "ftp://x")],
+    [
+        ("PORT", "abc"),
+        ("JOB_TTL_DAYS", "0"),
+        ("OPENAI_BASE_URL", "ftp://x"),
+        ("OPENAI_BASE_URL", "http://"),
+    ],
 )
 def test_bad_value_names_the_variable(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str

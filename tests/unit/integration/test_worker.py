@@ -123,12 +123,13 @@ async def wait_for(
     store: SQLiteJobStore, job_id: str, *statuses: JobStatus, timeout: float = 5
 ) -> Job:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while True:
         job = await store.get(job_id)
         if job is not None and job.status in (statuses or FINISHED):
             return job
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"job {job_id} is {job and job.status}")
         await asyncio.sleep(0.01)
-    raise AssertionError(f"job {job_id} never reached {statuses or FINISHED}")
 
 
 async def test_queued_job_completes_once(store: SQLiteJobStore, tmp_path: Path) -> None:
@@ -145,7 +146,7 @@ async def test_queued_job_completes_once(store: SQLiteJobStore, tmp_path: Path) 
     assert done.attempts == 1
     assert done.result is not None
     assert done.result.provider == "scripted"
-    assert done.result.content.startswith("Hello Ana,") or "Ana" in done.result.content
+    assert "Ana," in done.result.content.splitlines()[0]
     assert done.result.content_html.startswith("<p>")
     assert done.lease_owner is None
     assert writer.calls == 1
@@ -241,13 +242,11 @@ async def test_stop_requeues_job_in_flight(
 
     async with running(make_worker(store, stuck, settings)):
         await wait_for(store, job.job_id, JobStatus.PROCESSING)
-    requeued = await store.get(job.job_id)
+    requeued = await wait_for(store, job.job_id, JobStatus.QUEUED, timeout=0)
     fresh = ScriptedWriter()
     async with running(make_worker(store, fresh, settings)):
         done = await wait_for(store, job.job_id)
 
-    assert requeued is not None
-    assert requeued.status is JobStatus.QUEUED
     assert requeued.attempts == 0
     assert requeued.retry_reasons == ["shutdown"]
     assert done.status is JobStatus.COMPLETED
