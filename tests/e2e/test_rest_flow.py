@@ -48,6 +48,25 @@ def test_readme_request_completes_through_openai(
     assert len(fake_openai.requests) == 1
 
 
+def test_logs_hold_no_email_or_secret(
+    server: ServerProcess, fake_openai: FakeOpenAI
+) -> None:
+    fake_openai.api_key = "sk-test-do-not-log-0123456789"
+    server.start(
+        OPENAI_API_KEY=fake_openai.api_key, OPENAI_BASE_URL=fake_openai.base_url
+    )
+
+    job = server.wait_finished(server.submit(**JOHN))
+    server.stop()
+    log = server.log_path.read_text()
+
+    assert server.events("job_completed")[0]["job_id"] == job["jobId"]
+    assert fake_openai.api_key not in log
+    assert job["subject"] not in log
+    for paragraph in job["content"].split("\n\n")[1:]:
+        assert paragraph not in log
+
+
 def test_non_ascii_name_round_trips_exactly(server: ServerProcess) -> None:
     name = "Zoë Åström-Núñez"
     server.start()

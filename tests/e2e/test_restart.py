@@ -42,7 +42,7 @@ def test_graceful_stop_requeues_and_restart_finishes(
 
     exit_code = server.stop(signal.SIGTERM)
     requeued = server.events("job_requeued")
-    server.start()
+    server.start(JOB_TTL_DAYS="0.5")
 
     # uvicorn shuts down cleanly, then re-raises the signal it caught.
     assert exit_code in (0, -signal.SIGTERM)
