@@ -10,6 +10,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 
 from integration.api import JobController
+from integration.deliveries import DeliveryController
 from integration.logging import configure_logging
 from integration.operations import health, ready
 from integration.problems import problem_details_plugin, unhandled_exception
@@ -39,7 +40,7 @@ def create_app(
             await services.stop()
 
     return Litestar(
-        route_handlers=[JobController, health, ready],
+        route_handlers=[JobController, DeliveryController, health, ready],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         lifespan=[lifespan],
         plugins=[problem_details_plugin()],

@@ -71,6 +71,7 @@ class JobController(Controller):
             source="api",
             idempotency_key=idempotency_key,
             request_hash=data.fingerprint(),
+            available_in=services.dispatcher.initial_delay,
         )
         job, created = await services.store.create(candidate)
         if not created and job.request_hash != candidate.request_hash:
@@ -80,7 +81,7 @@ class JobController(Controller):
         headers = _status_headers(job)
         if created:
             log.info("job_queued", job_id=job.job_id, source=job.source)
-            await services.worker.dispatch(job)
+            await services.dispatcher.dispatch(job)
         else:
             headers["Idempotent-Replayed"] = "true"
 

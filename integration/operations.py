@@ -25,4 +25,4 @@ async def ready(services: NamedDependency[Services]) -> dict[str, str]:
             503, "not-ready", detail, headers={"Retry-After": "5"}, store="unavailable"
         ) from exc
 
-    return {"status": "ready", "store": "ok", "dispatch": services.dispatch_name}
+    return {"status": "ready", "store": "ok", "dispatch": services.dispatcher.name}

@@ -13,6 +13,7 @@ from generation.base import Email, EmailRequest, Writer
 from generation.compose import write_email
 from generation.errors import GenerationError
 from generation.render import render_html
+from integration.errors import ServiceError
 from integration.settings import Settings
 from storage.base import Job, JobResult, JobStore, StorageError
 
@@ -46,7 +47,7 @@ class Pipeline:
 
     async def _run_held(self, job: Job, owner: str) -> None:
         if job.attempts > self.settings.job_max_attempts:
-            await self._fail(job, owner, _exhausted(job))
+            await self.fail(job, owner, _exhausted(job))
             return
 
         started = time.monotonic()
@@ -90,7 +91,7 @@ class Pipeline:
 
     async def _handle_failure(self, job: Job, owner: str, exc: GenerationError) -> None:
         if not exc.retryable or job.attempts >= self.settings.job_max_attempts:
-            await self._fail(job, owner, exc)
+            await self.fail(job, owner, exc)
             return
 
         await self._retry_later(job, owner, exc.code)
@@ -109,7 +110,8 @@ class Pipeline:
         if released:
             log.info("job_requeued", reason=reason, delay_seconds=delay)
 
-    async def _fail(self, job: Job, owner: str, exc: GenerationError) -> None:
+    async def fail(self, job: Job, owner: str, exc: ServiceError) -> None:
+        """Fail a held job for good with the error's code and message."""
         ttl = self.settings.job_ttl
         if await self.store.fail(job.job_id, owner, exc.message, exc.code, ttl):
             log.info("job_failed", error_code=exc.code, attempt=job.attempts)

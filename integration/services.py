@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import structlog
+from qstash import AsyncQStash
 
 from generation.base import Writer
 from generation.offline import OfflineWriter
 from generation.openai_writer import OpenAIWriter
 from integration.pipeline import Pipeline
+from integration.qstash import QStashDispatcher
 from integration.settings import Settings
 from integration.worker import LocalWorker
 from storage.base import JobStore, StorageError
@@ -50,14 +50,50 @@ def make_writer(settings: Settings) -> Writer:
     )
 
 
-@dataclass
+def make_dispatcher(
+    settings: Settings, store: JobStore, pipeline: Pipeline
+) -> LocalWorker | QStashDispatcher:
+    """QStash when a token is set, else the in-process worker pool."""
+    worker = LocalWorker(
+        store,
+        pipeline,
+        concurrency=settings.worker_concurrency,
+        lease_seconds=settings.job_lease_seconds,
+        poll_seconds=settings.worker_poll_seconds,
+        grace_seconds=settings.shutdown_grace_seconds,
+    )
+    if settings.qstash_token is None or settings.base_url is None:
+        return worker
+
+    return QStashDispatcher(
+        client=AsyncQStash(
+            settings.qstash_token.get_secret_value(), base_url=settings.qstash_url
+        ),
+        store=store,
+        pipeline=pipeline,
+        sweeper=worker,
+        base_url=settings.base_url,
+        retries=settings.qstash_retries,
+        timeout_seconds=settings.qstash_timeout_seconds,
+        sweep_after_seconds=settings.qstash_sweep_after_seconds,
+        lease_seconds=settings.job_lease_seconds,
+    )
+
+
 class Services:
     """The long-lived parts of one running service, opened and closed together."""
 
-    settings: Settings
-    store: JobStore
-    writer: Writer
-    worker: LocalWorker
+    def __init__(
+        self,
+        settings: Settings,
+        store: JobStore,
+        writer: Writer,
+        dispatcher: LocalWorker | QStashDispatcher,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.writer = writer
+        self.dispatcher = dispatcher
 
     @classmethod
     def from_settings(
@@ -65,22 +101,13 @@ class Services:
     ) -> Services:
         store = store or make_store(settings)
         writer = make_writer(settings)
-        worker = LocalWorker(
-            store,
-            Pipeline(store, writer, settings),
-            concurrency=settings.worker_concurrency,
-            lease_seconds=settings.job_lease_seconds,
-            poll_seconds=settings.worker_poll_seconds,
-            grace_seconds=settings.shutdown_grace_seconds,
-        )
-        return cls(settings=settings, store=store, writer=writer, worker=worker)
+        pipeline = Pipeline(store, writer, settings)
+        dispatcher = make_dispatcher(settings, store, pipeline)
 
-    @property
-    def dispatch_name(self) -> str:
-        return "local"
+        return cls(settings=settings, store=store, writer=writer, dispatcher=dispatcher)
 
     async def start(self) -> None:
-        """Open the store and start the worker.
+        """Open the store and start dispatching.
 
         A store that is down does not stop start-up: `/ready` reports it, the
         API answers 503 and the worker keeps trying until it is back.
@@ -92,15 +119,16 @@ class Services:
             if not exc.retryable:
                 raise
             log.warning("store_unavailable_at_startup", error=exc.message)
-        await self.worker.start()
+        await self.dispatcher.start()
         log.info(
             "service_started",
             store=type(self.store).__name__,
+            dispatch=self.dispatcher.name,
             writer=self.writer.provider,
             model=self.writer.model,
         )
 
     async def stop(self) -> None:
-        await self.worker.stop()
+        await self.dispatcher.stop()
         await self.writer.aclose()
         await self.store.close()

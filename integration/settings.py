@@ -10,7 +10,13 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from integration.errors import ServiceError
@@ -55,6 +61,15 @@ class Settings(BaseSettings):
     job_retry_delay_seconds: float = Field(5, ge=0)
     shutdown_grace_seconds: float = Field(10, ge=0)
 
+    # QStash dispatch; without a token the local worker runs every job.
+    qstash_token: SecretStr | None = None
+    qstash_url: str = "https://qstash.upstash.io"
+    qstash_current_signing_key: SecretStr | None = None
+    qstash_next_signing_key: SecretStr | None = None
+    qstash_retries: int = Field(3, ge=0, le=20)
+    qstash_timeout_seconds: int = Field(300, ge=10)
+    qstash_sweep_after_seconds: float = Field(600, gt=0)
+
     # The writer.
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
@@ -81,7 +96,7 @@ class Settings(BaseSettings):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
 
-    @field_validator("base_url", "openai_base_url")
+    @field_validator("base_url", "openai_base_url", "qstash_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value is None:
@@ -90,6 +105,27 @@ class Settings(BaseSettings):
         if url.scheme not in ("http", "https") or not url.hostname:
             raise ValueError("must be an http:// or https:// URL with a host")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _check_qstash(self) -> Settings:
+        if self.qstash_token is None:
+            return self
+        if self.base_url is None:
+            raise ValueError(
+                "BASE_URL must be set when QSTASH_TOKEN is: QStash calls this service"
+                " back at that public URL"
+            )
+        if self.qstash_current_signing_key is None:
+            raise ValueError(
+                "QSTASH_CURRENT_SIGNING_KEY must be set when QSTASH_TOKEN is, to"
+                " verify deliveries"
+            )
+        return self
+
+    @property
+    def qstash_signing_keys(self) -> list[str]:
+        keys = (self.qstash_current_signing_key, self.qstash_next_signing_key)
+        return [key.get_secret_value() for key in keys if key is not None]
 
     @property
     def job_ttl(self) -> timedelta:
@@ -110,7 +146,10 @@ def load_settings(**overrides: object) -> Settings:
 
 def describe_settings_error(exc: ValidationError) -> str:
     first = exc.errors()[0]
-    name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+    if not first["loc"]:
+        # A rule across several settings; its message names them.
+        return f"invalid settings: {str(first['msg']).removeprefix('Value error, ')}"
+    name = str(first["loc"][0]).upper()
     value = first.get("input")
     shown = "" if isinstance(value, dict) else f" (got {value!r})"
     more = len(exc.errors()) - 1

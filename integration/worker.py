@@ -54,9 +54,28 @@ class LocalWorker:
             "worker_started", worker_id=self.worker_id, concurrency=self.concurrency
         )
 
+    name = "local"
+    initial_delay = 0.0
+
     async def dispatch(self, job: Job) -> None:
         """Wake the pool for a newly stored job."""
         self._wakeup.set()
+
+    async def take(self, job_id: str) -> None:
+        """Run this job now, in the background, whatever its due time."""
+        task = asyncio.create_task(self._run_by_id(job_id), name=f"job-{job_id}")
+        self._tasks.append(task)
+        task.add_done_callback(self._tasks.remove)
+
+    async def _run_by_id(self, job_id: str) -> None:
+        owner = f"{self.worker_id}/{uuid.uuid4().hex[:8]}"
+        try:
+            job = await self.store.claim(owner, self.lease_seconds, job_id=job_id)
+        except StorageError as exc:
+            log.warning("worker_claim_failed", job_id=job_id, error=exc.message)
+            return
+        if job is not None:
+            await self.pipeline.run(job, owner)
 
     async def stop(self) -> None:
         """Stop claiming; let running jobs finish within the grace period.
@@ -68,10 +87,11 @@ class LocalWorker:
         if not self._tasks:
             return
 
-        _, pending = await asyncio.wait(self._tasks, timeout=self.grace_seconds)
+        tasks = list(self._tasks)
+        _, pending = await asyncio.wait(tasks, timeout=self.grace_seconds)
         for task in pending:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         log.info("worker_stopped", worker_id=self.worker_id, interrupted=len(pending))
 
     async def _serve(self) -> None:

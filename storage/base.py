@@ -123,8 +123,13 @@ def new_job(
     source: str = "api",
     idempotency_key: str | None = None,
     request_hash: str | None = None,
+    available_in: float = 0,
 ) -> Job:
-    """A fresh queued job, ready to be handed to `JobStore.create`."""
+    """A fresh queued job, ready to be handed to `JobStore.create`.
+
+    `available_in` holds it back from the local worker for that many seconds,
+    while another dispatcher (QStash) is expected to run it.
+    """
     now = utc_now()
 
     return Job(
@@ -133,7 +138,7 @@ def new_job(
         input=job_input,
         created_at=now,
         updated_at=now,
-        available_at=now,
+        available_at=now + timedelta(seconds=available_in),
         idempotency_key=idempotency_key,
         request_hash=request_hash,
     )
@@ -175,8 +180,10 @@ class JobStore(Protocol):
     ) -> Job | None:
         """Take a job that is queued and due, or whose lease has run out.
 
-        With `job_id`, only that job; otherwise the oldest available one. The
-        claimed job is `processing`, leased to `owner`, with `attempts` raised by one.
+        Without `job_id`, the job due longest. With it, only that job, and a
+        queued one even before its due time: whoever names the job (a QStash
+        delivery) decides when it runs. The claimed job is `processing`, leased
+        to `owner`, with `attempts` raised by one.
         """
         ...
 

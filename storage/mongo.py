@@ -131,15 +131,14 @@ class MongoJobStore:
         self, owner: str, lease_seconds: float, job_id: str | None = None
     ) -> Job | None:
         now = utc_now()
-        due: Document = {
-            "$or": [
-                {"status": JobStatus.QUEUED.value, "available_at": {"$lte": now}},
-                {
-                    "status": JobStatus.PROCESSING.value,
-                    "lease_expires_at": {"$lte": now},
-                },
-            ]
+        queued: Document = {"status": JobStatus.QUEUED.value}
+        if job_id is None:
+            queued["available_at"] = {"$lte": now}
+        expired = {
+            "status": JobStatus.PROCESSING.value,
+            "lease_expires_at": {"$lte": now},
         }
+        due: Document = {"$or": [queued, expired]}
         if job_id is not None:
             due["_id"] = job_id
         update = {

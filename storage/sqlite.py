@@ -299,16 +299,19 @@ class SQLiteJobStore:
         self, conn: sqlite3.Connection, job_id: str | None
     ) -> Job | None:
         now_ms = _millis(utc_now())
-        sql = (
-            "SELECT doc FROM jobs WHERE"
-            " ((status = 'queued' AND available_ms <= ?)"
-            " OR (status = 'processing' AND lease_expires_ms <= ?))"
-        )
-        params: tuple[Any, ...] = (now_ms, now_ms)
+        expired_lease = "(status = 'processing' AND lease_expires_ms <= ?)"
         if job_id is not None:
-            sql += " AND job_id = ?"
-            params += (job_id,)
-        row = conn.execute(sql + " ORDER BY available_ms LIMIT 1", params).fetchone()
+            sql = (
+                "SELECT doc FROM jobs WHERE job_id = ?"
+                f" AND (status = 'queued' OR {expired_lease})"
+            )
+            row = conn.execute(sql, (job_id, now_ms)).fetchone()
+        else:
+            sql = (
+                "SELECT doc FROM jobs WHERE (status = 'queued' AND available_ms <= ?)"
+                f" OR {expired_lease} ORDER BY available_ms LIMIT 1"
+            )
+            row = conn.execute(sql, (now_ms, now_ms)).fetchone()
 
         return None if row is None else Job.model_validate_json(row[0])
 

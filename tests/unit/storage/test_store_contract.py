@@ -199,6 +199,20 @@ async def test_release_requeues_with_delay_and_reason(store: JobStore) -> None:
     assert retried.retry_reasons == ["llm_timeout"]
 
 
+async def test_claim_by_id_ignores_due_time(store: JobStore) -> None:
+    job = make_job()
+    await store.create(job)
+    await store.claim("worker-a", LEASE)
+    await store.release(job.job_id, "worker-a", delay_seconds=60)
+
+    by_anyone = await store.claim("worker-b", LEASE)
+    by_id = await store.claim("worker-b", LEASE, job_id=job.job_id)
+
+    assert by_anyone is None
+    assert by_id is not None
+    assert by_id.attempts == 2
+
+
 async def test_release_can_refund_attempt(store: JobStore) -> None:
     job = make_job()
     await store.create(job)
