@@ -11,6 +11,7 @@ duplicated or concurrent messages never run a job twice.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -37,6 +38,7 @@ PROCESS_PATH = "/ai/generatejobopportunities/process"
 FAILED_PATH = "/ai/generatejobopportunities/process/failed"
 SIGNATURE_LEEWAY_SECONDS = 10
 NON_RETRYABLE_STATUS = 489
+PUBLISH_TIMEOUT_SECONDS = 3
 _STATUS_IN_MESSAGE = re.compile(r"status: (\d{3})")
 
 
@@ -171,21 +173,24 @@ class QStashDispatcher:
         )
 
     async def _publish(self, job: Job) -> None:
+        # A few quick tries, each bounded, so the caller gets its answer fast;
+        # the deduplication id makes a publish that did land harmless to repeat.
         try:
             async for attempt in stamina.retry_context(
-                on=_is_transient, attempts=3, wait_initial=0.2, wait_max=1.0
+                on=_is_transient, attempts=3, wait_initial=0.1, wait_max=0.5
             ):
                 with attempt:
-                    response = await self.client.message.publish_json(
-                        url=self.base_url + PROCESS_PATH,
-                        body={"jobId": job.job_id},
-                        deduplication_id=f"genjob-{job.job_id}",
-                        retries=self.retries,
-                        timeout=self.timeout_seconds,
-                        failure_callback=self.base_url + FAILED_PATH,
-                    )
-        except (QStashError, httpx.HTTPError) as exc:
-            raise DispatchError(f"QStash refused the message: {exc}") from exc
+                    async with asyncio.timeout(PUBLISH_TIMEOUT_SECONDS):
+                        response = await self.client.message.publish_json(
+                            url=self.base_url + PROCESS_PATH,
+                            body={"jobId": job.job_id},
+                            deduplication_id=f"genjob-{job.job_id}",
+                            retries=self.retries,
+                            timeout=self.timeout_seconds,
+                            failure_callback=self.base_url + FAILED_PATH,
+                        )
+        except (QStashError, httpx.HTTPError, TimeoutError) as exc:
+            raise DispatchError(f"QStash did not take the message: {exc!r}") from exc
 
         log.info(
             "job_dispatched",
@@ -215,7 +220,7 @@ def _non_retryable() -> dict[str, str]:
 
 def _is_transient(exc: Exception) -> bool:
     """Network errors, 429 and 5xx from QStash can pass; other 4xx will not."""
-    if isinstance(exc, httpx.TransportError):
+    if isinstance(exc, httpx.TransportError | TimeoutError):
         return True
     if not isinstance(exc, QStashError):
         return False

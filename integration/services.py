@@ -67,7 +67,9 @@ def make_dispatcher(
 
     return QStashDispatcher(
         client=AsyncQStash(
-            settings.qstash_token.get_secret_value(), base_url=settings.qstash_url
+            settings.qstash_token.get_secret_value(),
+            base_url=settings.qstash_url,
+            retry=False,  # the dispatcher retries, with its own bounds
         ),
         store=store,
         pipeline=pipeline,
