@@ -582,7 +582,7 @@ def _http_call(
             verify=_ssl_context(), trust_env=False, timeout=limits
         ) as client:
             response = client.request(method, url, headers=headers, content=body)
-    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, UnicodeError) as exc:
         error = f"{type(exc).__name__}: {exc}"
         return _Outcome(0, httpx.Headers(), error.encode(), error)
     return _Outcome(response.status_code, response.headers, response.content)
@@ -968,6 +968,8 @@ class QStashEmulator:
     def _batch_item(self, item: Any, caller_ip: str) -> Any:
         if not isinstance(item, dict) or not isinstance(item.get("destination"), str):
             return {"error": "invalid batch item: destination is required"}
+        if not isinstance(item.get("headers") or {}, dict):
+            return {"error": "invalid batch item: headers must be an object"}
         headers = _Headers((item.get("headers") or {}).items())
         body = str(item.get("body") or "").encode()
         queue_name = item.get("queue") or None
@@ -1421,6 +1423,7 @@ class _EmulatorHttpServer(ThreadingHTTPServer):
     """A threading HTTP server that knows its emulator and stays quiet."""
 
     daemon_threads = True
+    request_queue_size = 128  # tests may publish many messages at once
 
     def __init__(self, address: tuple[str, int], emulator: QStashEmulator) -> None:
         super().__init__(address, _EmulatorHandler)

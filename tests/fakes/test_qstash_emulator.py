@@ -75,9 +75,7 @@ class Sink:
         self._defaults: dict[str, Answer] = {}
         self._in_flight = 0
         self.max_in_flight = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _SinkHandler)
-        self._server.daemon_threads = True
-        self._server.sink = self  # type: ignore[attr-defined]
+        self._server = _SinkServer(self)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": 0.05},
@@ -122,9 +120,20 @@ class Sink:
             self._in_flight -= 1
 
 
+class _SinkServer(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # many deliveries may connect at once
+
+    def __init__(self, sink: Sink) -> None:
+        super().__init__(("127.0.0.1", 0), _SinkHandler)
+        self.sink = sink
+
+
 class _SinkHandler(BaseHTTPRequestHandler):
+    server: _SinkServer
+
     def do_POST(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
-        sink: Sink = self.server.sink  # type: ignore[attr-defined]
+        sink = self.server.sink
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length)
         headers = {name.lower(): value for name, value in self.headers.items()}

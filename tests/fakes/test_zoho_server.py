@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import ssl
 import subprocess
 import sys
 import time
@@ -34,6 +35,9 @@ from tests.fakes.zoho_server import (
 )
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# One TLS context for every client: building one per client is slow, and the
+# fake speaks plain HTTP anyway.
+TLS = ssl.create_default_context()
 CONTACT = {
     "First_Name": "Ana",
     "Last_Name": "Silva",
@@ -75,6 +79,16 @@ def contact_id(fake: FakeZoho) -> str:
     return fake.add_record("Contacts", CONTACT)
 
 
+def http_post(url: str, **options: Any) -> httpx.Response:
+    with httpx.Client(verify=TLS, timeout=options.pop("timeout", 5)) as client:
+        return client.post(url, **options)
+
+
+def http_get(url: str, **options: Any) -> httpx.Response:
+    with httpx.Client(verify=TLS, timeout=options.pop("timeout", 5)) as client:
+        return client.get(url, **options)
+
+
 def token_response(fake: FakeZoho, **overrides: str) -> httpx.Response:
     form = {
         "grant_type": "refresh_token",
@@ -83,7 +97,7 @@ def token_response(fake: FakeZoho, **overrides: str) -> httpx.Response:
         "refresh_token": fake.refresh_token,
         **overrides,
     }
-    return httpx.post(f"{fake.accounts_url}/oauth/v2/token", data=form, timeout=5)
+    return http_post(f"{fake.accounts_url}/oauth/v2/token", data=form, timeout=5)
 
 
 def access_token(fake: FakeZoho, refresh_token: str | None = None) -> str:
@@ -94,7 +108,9 @@ def access_token(fake: FakeZoho, refresh_token: str | None = None) -> str:
 def api(fake: FakeZoho, token: str | None = None) -> httpx.Client:
     """A client on the token's api_domain, authorised the way Zoho wants."""
     headers = {} if token is None else {"Authorization": f"Zoho-oauthtoken {token}"}
-    return httpx.Client(base_url=fake.api_domain, headers=headers, timeout=5)
+    return httpx.Client(
+        base_url=fake.api_domain, headers=headers, timeout=5, verify=TLS
+    )
 
 
 def get_record(fake: FakeZoho, record_id: str, token: str) -> httpx.Response:
@@ -139,7 +155,7 @@ def test_token_parameters_may_come_in_the_query_string(fake: FakeZoho) -> None:
         "client_secret": fake.client_secret,
         "refresh_token": fake.refresh_token,
     }
-    response = httpx.post(fake.token_url, params=params, timeout=5)
+    response = http_post(fake.token_url, params=params, timeout=5)
 
     assert response.json()["access_token"].startswith("1000.")
 
@@ -191,7 +207,7 @@ def test_revoked_refresh_token_gives_invalid_code_and_kills_tokens(
     fake: FakeZoho, contact_id: str
 ) -> None:
     token = access_token(fake)
-    revoke = httpx.post(
+    revoke = http_post(
         f"{fake.accounts_url}/oauth/v2/token/revoke",
         data={"token": fake.refresh_token},
         timeout=5,
@@ -802,7 +818,7 @@ def test_slow_fault_trips_a_client_timeout(fake: FakeZoho, contact_id: str) -> N
     headers = {"Authorization": f"Zoho-oauthtoken {token}"}
 
     with pytest.raises(httpx.ReadTimeout):
-        httpx.get(
+        http_get(
             f"{fake.api_domain}/crm/v8/Contacts/{contact_id}",
             headers=headers,
             timeout=0.2,
@@ -919,7 +935,7 @@ def test_module_runs_standalone() -> None:
                 "refresh_token": printed["refresh_token"],
             }
             url = f"{printed['accounts_url']}/oauth/v2/token"
-            body = httpx.post(url, data=form, timeout=5).json()
+            body = http_post(url, data=form, timeout=5).json()
         finally:
             process.terminate()
 

@@ -784,7 +784,7 @@ class FakeZoho:
         self._server = _ZohoHttpServer((HOST, self._port), _ZohoHandler, self)
         self._thread = threading.Thread(
             target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
+            kwargs={"poll_interval": 0.01},
             name="fake-zoho",
             daemon=True,
         )
