@@ -17,6 +17,7 @@ from integration.problems import problem_details_plugin, unhandled_exception
 from integration.request import JobmailRequest
 from integration.services import Services
 from integration.settings import Settings, load_settings
+from integration.webhook import zoho_webhook
 from storage.base import JobStore
 
 
@@ -40,7 +41,7 @@ def create_app(
             await services.stop()
 
     return Litestar(
-        route_handlers=[JobController, DeliveryController, health, ready],
+        route_handlers=[JobController, DeliveryController, zoho_webhook, health, ready],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         lifespan=[lifespan],
         plugins=[problem_details_plugin()],

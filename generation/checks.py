@@ -90,14 +90,26 @@ def _check_mentions(email: Email, request: EmailRequest) -> Problem:
 
 
 def _check_placeholders(email: Email, request: EmailRequest) -> Problem:
-    supplied = f"{request.client_name} {request.occupation} {request.country}"
-    for match in _PLACEHOLDER.finditer(f"{email.subject}\n{email.body}"):
-        if match.group(0) not in supplied:
-            return (
-                "placeholder",
-                f"the e-mail contains a placeholder {match.group(0)!r}",
-            )
+    # The client's values may hold brackets ("<b", "c>"); only what the
+    # writer added around them can be a placeholder.
+    text = _without_client_values(f"{email.subject}\n{email.body}", request)
+    match = _PLACEHOLDER.search(text)
+    if match is not None:
+        return "placeholder", f"the e-mail contains a placeholder {match.group(0)!r}"
     return None
+
+
+def _client_values(request: EmailRequest) -> list[str]:
+    """The name, occupation and country as sent, longest first, blanks left out."""
+    values = (request.client_name, request.occupation, request.country)
+    present = {value.strip() for value in values if value.strip()}
+    return sorted(present, key=lambda value: (-len(value), value))
+
+
+def _without_client_values(text: str, request: EmailRequest) -> str:
+    for value in _client_values(request):
+        text = re.sub(re.escape(value), "", text, flags=re.IGNORECASE)
+    return text
 
 
 def _check_no_subject_or_signature(email: Email, request: EmailRequest) -> Problem:
@@ -112,8 +124,7 @@ def _check_no_subject_or_signature(email: Email, request: EmailRequest) -> Probl
 
 
 def _check_figures(email: Email, request: EmailRequest) -> Problem:
-    supplied = f"{request.client_name} {request.occupation} {request.country}"
-    allowed = set(_DIGITS.findall(supplied))
+    allowed = set(_DIGITS.findall(" ".join(_client_values(request))))
     for number in _DIGITS.findall(f"{email.subject} {email.body}"):
         if number not in allowed:
             return (

@@ -21,7 +21,7 @@ from litestar.params import (
 from integration.problems import problem
 from integration.schemas import JobRequest, queued_view, status_view
 from integration.services import Services
-from storage.base import Job, JobFilter, JobStatus, new_job
+from storage.base import Job, JobFilter, JobStatus, ZohoPush, new_job
 
 log = structlog.get_logger()
 
@@ -32,12 +32,19 @@ MAX_IDEMPOTENCY_KEY_LENGTH = 255
 async def require_json(
     connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
 ) -> None:
-    """Refuse bodies not declared as JSON (415) and empty bodies (400)."""
-    media_type = (
-        connection.headers.get("content-type", "").split(";")[0].strip().lower()
-    )
-    if media_type != "application/json" and not media_type.endswith("+json"):
-        detail = f"Send the body as application/json, not {media_type or 'nothing'!r}."
+    """Refuse bodies that are not plain UTF-8 JSON (415) and empty bodies (400)."""
+    declared = connection.headers.get("content-type", "")
+    media_type, _, parameters = declared.partition(";")
+    charset = parameters.strip().lower().removeprefix("charset=").strip('"')
+    encoding = connection.headers.get("content-encoding", "identity").lower()
+    if (
+        media_type.strip().lower() != "application/json"
+        or charset not in ("", "utf-8", "utf8")
+        or encoding != "identity"
+    ):
+        detail = (
+            f"Send the body as uncompressed UTF-8 application/json, not {declared!r}."
+        )
         raise problem(415, "unsupported-media-type", detail)
 
     if isinstance(connection, Request) and not await connection.body():
@@ -69,7 +76,9 @@ class JobController(Controller):
         candidate = new_job(
             data.to_job_input(),
             source="api",
-            idempotency_key=idempotency_key,
+            zoho=_push_target(data, services),
+            # Namespaced, so webhook de-duplication keys can never collide.
+            idempotency_key=f"api:{idempotency_key}" if idempotency_key else None,
             request_hash=data.fingerprint(),
             available_in=services.dispatcher.initial_delay,
         )
@@ -159,11 +168,25 @@ def _as_utc(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
+def _push_target(data: JobRequest, services: Services) -> ZohoPush | None:
+    if data.zoho_module is None or data.zoho_record_id is None:
+        return None
+    if services.zoho is None:
+        raise problem(
+            422,
+            "zoho-not-configured",
+            "This service has no Zoho CRM credentials, so it cannot push a draft.",
+            errors=[{"field": "zohoRecordId", "message": "Zoho CRM is not configured"}],
+        )
+
+    return ZohoPush(module=data.zoho_module, record_id=data.zoho_record_id)
+
+
 def _status_headers(job: Job) -> dict[str, str]:
-    return {
-        "Location": f"{JobController.path}/status/{job.job_id}",
-        "Retry-After": UNFINISHED_RETRY_AFTER,
-    }
+    headers = {"Location": f"{JobController.path}/status/{job.job_id}"}
+    if not job.is_finished:
+        headers["Retry-After"] = UNFINISHED_RETRY_AFTER
+    return headers
 
 
 def _is_plausible_id(job_id: str) -> bool:

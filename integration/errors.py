@@ -34,3 +34,9 @@ class ServiceError(Exception):
             f"{type(self).__name__}(message={self.message!r}, code={self.code!r}, "
             f"retryable={self.retryable!r})"
         )
+
+
+class InputError(ServiceError):
+    """The inputs of a job cannot make an e-mail; fixing the data is the only cure."""
+
+    code = "invalid_input"

@@ -9,24 +9,42 @@ from contextlib import asynccontextmanager
 
 import structlog
 
-from generation.base import Email, EmailRequest, Writer
+from generation.base import EmailRequest, Writer
 from generation.compose import write_email
 from generation.errors import GenerationError
 from generation.render import render_html
-from integration.errors import ServiceError
+from integration.errors import InputError, ServiceError
+from integration.push import ZohoPusher
 from integration.settings import Settings
-from storage.base import Job, JobResult, JobStore, StorageError
+from storage.base import (
+    Job,
+    JobResult,
+    JobStore,
+    PushStatus,
+    StorageError,
+    ZohoPush,
+)
+from zoho.errors import ZohoError
 
 log = structlog.get_logger()
+
+MAX_RETRY_DELAY_SECONDS = 300
 
 
 class Pipeline:
     """Runs claimed jobs to completion, failure or a later retry."""
 
-    def __init__(self, store: JobStore, writer: Writer, settings: Settings) -> None:
+    def __init__(
+        self,
+        store: JobStore,
+        writer: Writer,
+        settings: Settings,
+        pusher: ZohoPusher | None = None,
+    ) -> None:
         self.store = store
         self.writer = writer
         self.settings = settings
+        self.pusher = pusher
 
     async def run(self, job: Job, owner: str) -> None:
         """Process a job this worker holds under `owner`; never raises for the job."""
@@ -46,24 +64,30 @@ class Pipeline:
                 await self._retry_after_crash(job, owner)
 
     async def _run_held(self, job: Job, owner: str) -> None:
-        if job.attempts > self.settings.job_max_attempts:
+        if job.result is None and job.attempts > self.settings.job_max_attempts:
             await self.fail(job, owner, _exhausted(job))
             return
 
-        started = time.monotonic()
         try:
             async with self._lease_kept(job, owner):
-                email = await write_email(self.writer, _email_request(job))
-        except GenerationError as exc:
+                job = await self._prepare_zoho(job, owner)
+                if job.result is None:
+                    job.result = await self._write(job, owner)
+                if job.zoho is not None:
+                    job.zoho = await self._push(job, owner)
+        except ZohoError as exc:
+            if not await self._settle_zoho_error(job, owner, exc):
+                return
+        except (GenerationError, InputError) as exc:
             await self._handle_failure(job, owner, exc)
             return
 
-        elapsed_ms = int((time.monotonic() - started) * 1000)
-        await self._complete(job, owner, email, elapsed_ms)
+        assert job.result is not None
+        await self._complete(job, owner, job.result)
 
-    async def _complete(
-        self, job: Job, owner: str, email: Email, elapsed_ms: int
-    ) -> None:
+    async def _write(self, job: Job, owner: str) -> JobResult:
+        started = time.monotonic()
+        email = await write_email(self.writer, _email_request(job))
         result = JobResult(
             subject=email.subject,
             content=email.body,
@@ -71,8 +95,74 @@ class Pipeline:
             provider=email.provider,
             model=email.model,
             usage=email.usage,
-            processing_time_ms=elapsed_ms,
+            processing_time_ms=int((time.monotonic() - started) * 1000),
         )
+        if job.zoho is not None:
+            # Kept before the push, so a push retry never writes the e-mail again.
+            await self.store.save_progress(job.job_id, owner, result=result)
+        log.info("email_written", provider=email.provider, chars=len(email.body))
+
+        return result
+
+    async def _prepare_zoho(self, job: Job, owner: str) -> Job:
+        """Fill inputs missing from a webhook, and the recipient, from the record."""
+        if job.zoho is None or job.result is not None:
+            return job
+        if self.pusher is None:
+            msg = "Zoho CRM is not configured on this service (see ZOHO_* settings)"
+            raise InputError(msg, code="zoho_not_configured")
+
+        filled, push = await self.pusher.complete_inputs(job.input, job.zoho)
+        if (filled, push) != (job.input, job.zoho):
+            await self.store.save_progress(
+                job.job_id, owner, job_input=filled, zoho=push
+            )
+        return job.model_copy(update={"input": filled, "zoho": push})
+
+    async def _push(self, job: Job, owner: str) -> ZohoPush:
+        """Make the draft (once) and record the outcome on the job."""
+        assert self.pusher is not None and job.zoho is not None and job.result
+        earlier = job.zoho
+        pushing = earlier.model_copy(update={"status": PushStatus.PUSHING})
+        await self.store.save_progress(job.job_id, owner, zoho=pushing)
+
+        may_exist = earlier.status in (PushStatus.PUSHING, PushStatus.RETRYING)
+        done = await self.pusher.push(
+            job.job_id, pushing, job.input, job.result, may_exist=may_exist
+        )
+        await self.store.save_progress(job.job_id, owner, zoho=done)
+        log.info("zoho_push_finished", status=done.status.value, error=done.error)
+
+        return done
+
+    async def _settle_zoho_error(self, job: Job, owner: str, exc: ZohoError) -> bool:
+        """Retry a passing Zoho fault later; True when the job should complete."""
+        push = job.zoho
+        assert push is not None
+        tries = push.attempts + 1
+        if exc.retryable and tries < self.settings.zoho_push_max_attempts:
+            update = {
+                "status": PushStatus.RETRYING,
+                "error": exc.message,
+                "attempts": tries,
+            }
+            await self.store.save_progress(
+                job.job_id, owner, zoho=push.model_copy(update=update)
+            )
+            # Zoho's outage spends the push budget, not the job's attempts.
+            await self._retry_later(job, owner, exc.code, refund_attempt=True)
+            return False
+        if job.result is None:
+            await self.fail(job, owner, exc)
+            return False
+
+        update = {"status": PushStatus.FAILED, "error": exc.message, "attempts": tries}
+        job.zoho = push.model_copy(update=update)
+        await self.store.save_progress(job.job_id, owner, zoho=job.zoho)
+        log.warning("zoho_push_failed", code=exc.code)
+        return True
+
+    async def _complete(self, job: Job, owner: str, result: JobResult) -> None:
         saved = await self.store.complete(
             job.job_id, owner, result, self.settings.job_ttl
         )
@@ -82,14 +172,13 @@ class Pipeline:
 
         log.info(
             "job_completed",
-            provider=email.provider,
-            model=email.model,
-            elapsed_ms=elapsed_ms,
-            chars=len(email.body),
+            provider=result.provider,
+            model=result.model,
+            elapsed_ms=result.processing_time_ms,
             attempt=job.attempts,
         )
 
-    async def _handle_failure(self, job: Job, owner: str, exc: GenerationError) -> None:
+    async def _handle_failure(self, job: Job, owner: str, exc: ServiceError) -> None:
         if not exc.retryable or job.attempts >= self.settings.job_max_attempts:
             await self.fail(job, owner, exc)
             return
@@ -102,10 +191,18 @@ class Pipeline:
         except StorageError as exc:
             log.warning("job_store_failed", error=exc.message)
 
-    async def _retry_later(self, job: Job, owner: str, reason: str) -> None:
-        delay = self.settings.job_retry_delay_seconds * 2 ** (job.attempts - 1)
+    async def _retry_later(
+        self, job: Job, owner: str, reason: str, *, refund_attempt: bool = False
+    ) -> None:
+        tries = job.zoho.attempts if refund_attempt and job.zoho else job.attempts
+        backoff = self.settings.job_retry_delay_seconds * 2 ** max(tries - 1, 0)
+        delay = min(backoff, MAX_RETRY_DELAY_SECONDS)
         released = await self.store.release(
-            job.job_id, owner, delay_seconds=delay, reason=reason
+            job.job_id,
+            owner,
+            delay_seconds=delay,
+            reason=reason,
+            refund_attempt=refund_attempt,
         )
         if released:
             log.info("job_requeued", reason=reason, delay_seconds=delay)

@@ -7,12 +7,14 @@ from typing import Any
 
 import structlog
 from litestar import Request, Response
+from litestar.enums import ParamType
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import (
     ProblemDetailsConfig,
     ProblemDetailsException,
     ProblemDetailsPlugin,
 )
+from pydantic.alias_generators import to_camel
 
 from integration.errors import ServiceError
 from storage.base import StorageError
@@ -55,15 +57,24 @@ def _from_validation(exc: ValidationException) -> ProblemDetailsException:
         return problem(400, "malformed-body", str(exc.detail))
 
     errors = [
-        {
-            "field": str(item.get("key") or "body"),
-            "message": _plain(item.get("message")),
-        }
+        {"field": _field_name(item), "message": _plain(item.get("message"))}
         for item in items
         if isinstance(item, dict)
     ]
     named = ", ".join(error["field"] for error in errors)
     return problem(422, "validation-error", f"Invalid input: {named}.", errors=errors)
+
+
+def _field_name(item: dict[str, Any]) -> str:
+    """The field as the client named it, e.g. `createdFrom`, not `created_from`.
+
+    Litestar reports query parameters by their Python names; body fields
+    already carry the model's camelCase aliases and are left alone.
+    """
+    key = str(item.get("key") or "body")
+    if item.get("source") == ParamType.QUERY and "_" in key:
+        return to_camel(key)
+    return key
 
 
 def _plain(message: object) -> str:

@@ -163,6 +163,11 @@ class QStashDispatcher:
         claimed = await self.store.claim(owner, self.lease_seconds, job_id=job_id)
         if claimed is None:
             return
+        if claimed.result is not None:
+            # The e-mail exists and only its CRM draft is pending: the sweeper
+            # keeps trying the push with its own budget.
+            await self.store.release(job_id, owner, reason="dispatch_exhausted")
+            return
 
         message = (
             f"the job could not be delivered: QStash gave up after {retried + 1}"

@@ -9,12 +9,14 @@ from generation.base import Writer
 from generation.offline import OfflineWriter
 from generation.openai_writer import OpenAIWriter
 from integration.pipeline import Pipeline
+from integration.push import ZohoPusher
 from integration.qstash import QStashDispatcher
 from integration.settings import Settings
 from integration.worker import LocalWorker
 from storage.base import JobStore, StorageError
 from storage.mongo import MongoJobStore
 from storage.sqlite import SQLiteJobStore
+from zoho.client import ZohoClient
 
 log = structlog.get_logger()
 
@@ -47,6 +49,22 @@ def make_writer(settings: Settings) -> Writer:
         max_output_tokens=settings.openai_max_output_tokens,
         token_parameter=settings.openai_token_parameter,
         temperature=settings.openai_temperature,
+    )
+
+
+def make_zoho_client(settings: Settings) -> ZohoClient | None:
+    """The Zoho CRM client when its OAuth settings are complete, else None."""
+    client_id = settings.zoho_client_id
+    secret, refresh = settings.zoho_client_secret, settings.zoho_refresh_token
+    if client_id is None or secret is None or refresh is None:
+        return None
+
+    return ZohoClient(
+        client_id=client_id,
+        client_secret=secret.get_secret_value(),
+        refresh_token=refresh.get_secret_value(),
+        accounts_url=settings.zoho_accounts_url,
+        retry_wait_seconds=settings.zoho_retry_wait_seconds,
     )
 
 
@@ -91,11 +109,13 @@ class Services:
         store: JobStore,
         writer: Writer,
         dispatcher: LocalWorker | QStashDispatcher,
+        zoho: ZohoClient | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.writer = writer
         self.dispatcher = dispatcher
+        self.zoho = zoho
 
     @classmethod
     def from_settings(
@@ -103,10 +123,19 @@ class Services:
     ) -> Services:
         store = store or make_store(settings)
         writer = make_writer(settings)
-        pipeline = Pipeline(store, writer, settings)
+        zoho = make_zoho_client(settings)
+        pusher = None
+        if zoho is not None and settings.zoho_from_email is not None:
+            pusher = ZohoPusher(
+                zoho,
+                sender=settings.zoho_from_email,
+                field_map=settings.zoho_field_map,
+                add_note=settings.zoho_add_note,
+            )
+        pipeline = Pipeline(store, writer, settings, pusher)
         dispatcher = make_dispatcher(settings, store, pipeline)
 
-        return cls(settings=settings, store=store, writer=writer, dispatcher=dispatcher)
+        return cls(settings, store, writer, dispatcher, zoho)
 
     async def start(self) -> None:
         """Open the store and start dispatching.
@@ -133,4 +162,6 @@ class Services:
     async def stop(self) -> None:
         await self.dispatcher.stop()
         await self.writer.aclose()
+        if self.zoho is not None:
+            await self.zoho.aclose()
         await self.store.close()

@@ -46,7 +46,7 @@ class Settings(BaseSettings):
 
     # Job store.
     data_dir: Path = Path("./data")
-    job_ttl_days: float = Field(7, gt=0)
+    job_ttl_days: float = Field(7, gt=0, le=3650, allow_inf_nan=False)
     mongodb_connection_string: SecretStr | None = None
     mongodb_database: str = "jobmail"
     mongodb_max_pool_size: int = Field(50, ge=1, le=1000)
@@ -55,11 +55,11 @@ class Settings(BaseSettings):
 
     # Local worker and the job life cycle.
     worker_concurrency: int = Field(4, ge=1, le=256)
-    worker_poll_seconds: float = Field(1.0, gt=0)
-    job_lease_seconds: float = Field(60, gt=0)
+    worker_poll_seconds: float = Field(1.0, gt=0, le=60, allow_inf_nan=False)
+    job_lease_seconds: float = Field(60, gt=0, le=3600, allow_inf_nan=False)
     job_max_attempts: int = Field(3, ge=1, le=20)
-    job_retry_delay_seconds: float = Field(5, ge=0)
-    shutdown_grace_seconds: float = Field(10, ge=0)
+    job_retry_delay_seconds: float = Field(5, ge=0, le=3600, allow_inf_nan=False)
+    shutdown_grace_seconds: float = Field(10, ge=0, le=3600, allow_inf_nan=False)
 
     # QStash dispatch; without a token the local worker runs every job.
     qstash_token: SecretStr | None = None
@@ -68,19 +68,47 @@ class Settings(BaseSettings):
     qstash_next_signing_key: SecretStr | None = None
     qstash_retries: int = Field(3, ge=0, le=20)
     qstash_timeout_seconds: int = Field(300, ge=10)
-    qstash_sweep_after_seconds: float = Field(600, gt=0)
+    qstash_sweep_after_seconds: float = Field(600, gt=0, le=86_400, allow_inf_nan=False)
+
+    # Zoho CRM: drafts out (with OAuth settings) and workflow webhooks in.
+    zoho_client_id: str | None = None
+    zoho_client_secret: SecretStr | None = None
+    zoho_refresh_token: SecretStr | None = None
+    zoho_accounts_url: str = "https://accounts.zoho.com"
+    zoho_from_email: str | None = None
+    zoho_webhook_secret: SecretStr | None = None
+    zoho_dedupe_window_seconds: float = Field(600, ge=0, le=86_400, allow_inf_nan=False)
+    zoho_push_max_attempts: int = Field(8, ge=1, le=50)
+    zoho_retry_wait_seconds: float = Field(1.0, ge=0, le=3600, allow_inf_nan=False)
+    zoho_add_note: bool = False
+    zoho_field_map: dict[str, dict[str, str]] = Field(
+        default_factory=lambda: {
+            "Contacts": {
+                "country": "Mailing_Country",
+                "occupation": "Title",
+                "name": "Full_Name",
+                "email": "Email",
+            },
+            "Leads": {
+                "country": "Country",
+                "occupation": "Designation",
+                "name": "Full_Name",
+                "email": "Email",
+            },
+        }
+    )
 
     # The writer.
     openai_api_key: SecretStr | None = None
     openai_base_url: str | None = None
     openai_model: str = "gpt-4.1-mini"
-    openai_timeout_seconds: float = Field(45, gt=0)
+    openai_timeout_seconds: float = Field(45, gt=0, le=3600, allow_inf_nan=False)
     openai_max_retries: int = Field(2, ge=0, le=10)
     openai_max_output_tokens: int = Field(700, ge=64)
     openai_token_parameter: Literal["max_completion_tokens", "max_tokens"] = (
         "max_completion_tokens"
     )
-    openai_temperature: float | None = Field(0.7, ge=0, le=2)
+    openai_temperature: float | None = Field(0.7, ge=0, le=2, allow_inf_nan=False)
 
     # Logging.
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -96,7 +124,7 @@ class Settings(BaseSettings):
             return [key.strip() for key in value.split(",") if key.strip()]
         return value
 
-    @field_validator("base_url", "openai_base_url", "qstash_url")
+    @field_validator("base_url", "openai_base_url", "qstash_url", "zoho_accounts_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         if value is None:
@@ -120,6 +148,24 @@ class Settings(BaseSettings):
                 "QSTASH_CURRENT_SIGNING_KEY must be set when QSTASH_TOKEN is, to"
                 " verify deliveries"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _check_zoho(self) -> Settings:
+        credentials = (
+            self.zoho_client_id,
+            self.zoho_client_secret,
+            self.zoho_refresh_token,
+        )
+        if all(value is None for value in credentials):
+            return self
+        if any(value is None for value in credentials):
+            raise ValueError(
+                "ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN must be set"
+                " together"
+            )
+        if self.zoho_from_email is None:
+            raise ValueError("ZOHO_FROM_EMAIL must be set to create e-mail drafts")
         return self
 
     @property

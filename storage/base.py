@@ -58,6 +58,26 @@ class JobResult(BaseModel):
     processing_time_ms: int
 
 
+class PushStatus(StrEnum):
+    PENDING = "pending"
+    PUSHING = "pushing"
+    RETRYING = "retrying"
+    CREATED = "created"
+    FAILED = "failed"
+
+
+class ZohoPush(BaseModel):
+    """Where the e-mail goes in Zoho CRM, and how far the draft has got."""
+
+    module: str
+    record_id: str
+    status: PushStatus = PushStatus.PENDING
+    draft_id: str | None = None
+    recipient: str | None = None
+    error: str | None = None
+    attempts: int = 0
+
+
 class Job(BaseModel):
     """One request for an e-mail, from acceptance to its result or failure."""
 
@@ -79,6 +99,7 @@ class Job(BaseModel):
     error: str | None = None
     error_code: str | None = None
     retry_reasons: list[str] = Field(default_factory=list)
+    zoho: ZohoPush | None = None
 
     @property
     def is_finished(self) -> bool:
@@ -121,6 +142,7 @@ def new_job(
     job_input: JobInput,
     *,
     source: str = "api",
+    zoho: ZohoPush | None = None,
     idempotency_key: str | None = None,
     request_hash: str | None = None,
     available_in: float = 0,
@@ -141,6 +163,7 @@ def new_job(
         available_at=now + timedelta(seconds=available_in),
         idempotency_key=idempotency_key,
         request_hash=request_hash,
+        zoho=zoho,
     )
 
 
@@ -175,6 +198,10 @@ class JobStore(Protocol):
 
     async def get(self, job_id: str) -> Job | None: ...
 
+    async def get_by_key(self, idempotency_key: str) -> Job | None:
+        """The job created with this idempotency key, if it is still kept."""
+        ...
+
     async def claim(
         self, owner: str, lease_seconds: float, job_id: str | None = None
     ) -> Job | None:
@@ -198,6 +225,18 @@ class JobStore(Protocol):
     async def fail(
         self, job_id: str, owner: str, error: str, error_code: str, ttl: timedelta
     ) -> bool: ...
+
+    async def save_progress(
+        self,
+        job_id: str,
+        owner: str,
+        *,
+        job_input: JobInput | None = None,
+        result: JobResult | None = None,
+        zoho: ZohoPush | None = None,
+    ) -> bool:
+        """Record work done so far on a held job, leaving it held."""
+        ...
 
     async def release(
         self,

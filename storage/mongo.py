@@ -27,10 +27,12 @@ from pymongo.errors import (
 from storage.base import (
     Job,
     JobFilter,
+    JobInput,
     JobPage,
     JobResult,
     JobStatus,
     StorageError,
+    ZohoPush,
     lease_deadline,
     utc_now,
 )
@@ -127,6 +129,12 @@ class MongoJobStore:
 
         return None if found is None else _from_document(found)
 
+    async def get_by_key(self, idempotency_key: str) -> Job | None:
+        async with _translated_errors():
+            found = await self.jobs.find_one({"idempotency_key": idempotency_key})
+
+        return None if found is None else _from_document(found)
+
     async def claim(
         self, owner: str, lease_seconds: float, job_id: str | None = None
     ) -> Job | None:
@@ -179,6 +187,22 @@ class MongoJobStore:
         finished = _finished_fields(JobStatus.FAILED, ttl)
         finished.update(error=error, error_code=error_code)
         return await self._update_held(job_id, owner, {"$set": finished})
+
+    async def save_progress(
+        self,
+        job_id: str,
+        owner: str,
+        *,
+        job_input: JobInput | None = None,
+        result: JobResult | None = None,
+        zoho: ZohoPush | None = None,
+    ) -> bool:
+        changes = {
+            name: part.model_dump(mode="python")
+            for name, part in (("input", job_input), ("result", result), ("zoho", zoho))
+            if part is not None
+        }
+        return await self._update_held(job_id, owner, {"$set": changes})
 
     async def release(
         self,

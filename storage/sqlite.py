@@ -19,10 +19,12 @@ from typing import Any, TypeVar
 from storage.base import (
     Job,
     JobFilter,
+    JobInput,
     JobPage,
     JobResult,
     JobStatus,
     StorageError,
+    ZohoPush,
     lease_deadline,
     utc_now,
 )
@@ -120,6 +122,14 @@ class SQLiteJobStore:
     async def get(self, job_id: str) -> Job | None:
         return await self._run(lambda conn: self._get(conn, job_id))
 
+    async def get_by_key(self, idempotency_key: str) -> Job | None:
+        def select(conn: sqlite3.Connection) -> Job | None:
+            sql = "SELECT doc FROM jobs WHERE idempotency_key = ?"
+            row = conn.execute(sql, (idempotency_key,)).fetchone()
+            return None if row is None else Job.model_validate_json(row[0])
+
+        return await self._run(select)
+
     async def claim(
         self, owner: str, lease_seconds: float, job_id: str | None = None
     ) -> Job | None:
@@ -166,6 +176,22 @@ class SQLiteJobStore:
             _mark_finished(job, ttl)
 
         return await self._update_held(job_id, owner, finish)
+
+    async def save_progress(
+        self,
+        job_id: str,
+        owner: str,
+        *,
+        job_input: JobInput | None = None,
+        result: JobResult | None = None,
+        zoho: ZohoPush | None = None,
+    ) -> bool:
+        def record(job: Job) -> None:
+            job.input = job_input or job.input
+            job.result = result or job.result
+            job.zoho = zoho or job.zoho
+
+        return await self._update_held(job_id, owner, record)
 
     async def release(
         self,

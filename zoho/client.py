@@ -253,6 +253,10 @@ def _status_error(response: httpx.Response) -> ZohoError:
         return ZohoAuthError(
             "Zoho refused a freshly refreshed token", code="zoho_auth_failed"
         )
+    if code == "INVALID_DATA" and "resource_path_index" in _error_details(response):
+        # Zoho's answer to an unknown or deleted id in the URL (v8 Records API).
+        msg = f"Zoho CRM has no record at {response.request.url.path}"
+        return ZohoError(msg, code="zoho_record_not_found")
 
     detail = _error_message(response)
     msg = f"Zoho CRM refused the request (HTTP {status} {code}): {detail}"
@@ -279,6 +283,12 @@ def _error_code(response: httpx.Response) -> str | None:
             if isinstance(value, list) and value and isinstance(value[0], dict):
                 return str(value[0].get("code"))
     return None
+
+
+def _error_details(response: httpx.Response) -> dict[str, Any]:
+    body = _json_or_none(response)
+    details = body.get("details") if isinstance(body, dict) else None
+    return details if isinstance(details, dict) else {}
 
 
 def _error_message(response: httpx.Response) -> str:

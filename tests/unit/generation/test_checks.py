@@ -151,6 +151,43 @@ def test_placeholders_are_rejected(placeholder: str) -> None:
         check_email(make_email(GOOD_BODY, subject=f"{SUBJECT} {placeholder}"), ANA)
 
 
+def test_placeholder_check_ignores_the_clients_own_values() -> None:
+    brackets = EmailRequest(client_name="Ana [B]", country="c>", occupation="<b")
+    body = (
+        f"{GREETING}\n\nYour work as a <b, is one that employers in c> value, "
+        "and you would fit right in.\n\n"
+        f"{CLOSING} Ana [B], we look forward to it."
+    )
+
+    check_email(make_email(body, subject="<b roles in c>"), brackets)
+
+    assert "<b, is one that employers in c>" in body
+
+
+@pytest.mark.parametrize("placeholder", ["[Your Name]", "{{name}}", "<Client>"])
+def test_placeholder_next_to_client_values_is_rejected(placeholder: str) -> None:
+    brackets = EmailRequest(client_name="Ana Silva", country="c>", occupation="<b")
+    body = (
+        f"{GREETING}\n\nEmployers in c> want a <b like {placeholder} "
+        f"today.\n\n{CLOSING}"
+    )
+
+    error = broken_rule(body, brackets)
+
+    assert error.code == "content_placeholder"
+    assert repr(placeholder) in error.message
+
+
+def test_figures_in_odd_client_values_are_allowed() -> None:
+    odd = EmailRequest(client_name="Ana <7>", country="c>", occupation="<b 3")
+    body = f"{GREETING}\n\nAs a <b 3 in c>, Ana <7> is in demand.\n\n{CLOSING}"
+
+    check_email(make_email(body, subject="<b 3 roles in c>"), odd)
+
+    with pytest.raises(ContentCheckError, match=r"\(37\)"):
+        check_email(make_email(body.replace("demand", "demand, 37 roles")), odd)
+
+
 def test_subject_line_is_rejected() -> None:
     body = f"{GREETING}\n\nSubject: Nursing jobs in Canada\n{OPENING}\n\n{CLOSING}"
     german = body.replace("Subject:", "Betreff:")

@@ -7,6 +7,9 @@ from typing import Any
 
 import pytest
 from litestar.testing import TestClient
+from pydantic import ValidationError
+
+from integration.schemas import JobRequest
 
 SUBMIT = "/ai/generatejobopportunities"
 JOHN = {
@@ -25,6 +28,13 @@ def wait_until_finished(client: TestClient, job_id: str) -> dict[str, Any]:
             return body
         time.sleep(0.05)
     raise AssertionError(f"job {job_id} did not finish")
+
+
+def refusal(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """The fields and messages `JobRequest` refuses the body with."""
+    with pytest.raises(ValidationError) as caught:
+        JobRequest.model_validate(body)
+    return [(str(error["loc"][-1]), error["msg"]) for error in caught.value.errors()]
 
 
 def test_submit_queues_job(client: TestClient) -> None:
@@ -197,6 +207,161 @@ def test_admin_list_filters_and_pages(client: TestClient) -> None:
     ],
 )
 def test_admin_list_rejects_bad_query(
+    client: TestClient, params: dict[str, Any], field: str
+) -> None:
+    response = client.get(f"{SUBMIT}/admin/jobs", params=params)
+
+    assert response.status_code == 422
+    assert [error["field"] for error in response.json()["errors"]] == [field]
+
+
+def test_snake_case_names_are_not_accepted(client: TestClient) -> None:
+    snake = {"country": "Canada", "occupation": "Nurse", "client_name": "John Doe"}
+
+    refused = client.post(SUBMIT, json=snake)
+    ignored = client.post(SUBMIT, json={**JOHN, "client_email": "not-an-e-mail"})
+
+    assert refused.status_code == 422
+    assert [error["field"] for error in refused.json()["errors"]] == ["clientName"]
+    assert ignored.status_code == 202
+
+
+def test_job_input_keeps_the_python_field_names() -> None:
+    request = JobRequest.model_validate({**JOHN, "clientEmail": "john@example.com"})
+
+    job_input = request.to_job_input()
+
+    assert job_input.client_name == "John Doe"
+    assert job_input.client_email == "john@example.com"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("\u200b", "must contain a visible character"),
+        ("\u200b\u200d\u2060", "must contain a visible character"),
+        ("\u0301\u0308", "must contain a visible character"),
+        ("\u2066John\u2069", "must not contain control characters"),
+        ("John\u202eeoD", "must not contain control characters"),
+        ("\u202aJohn", "must not contain control characters"),
+    ],
+    ids=["zero-width space", "only joiners", "only marks", "isolate", "rlo", "lre"],
+)
+def test_invisible_or_bidi_text_is_refused(value: str, message: str) -> None:
+    errors = refusal({**JOHN, "clientName": value})
+
+    [(field, text)] = errors
+    assert field == "clientName"
+    assert message in text
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Zoë Åström-Núñez",
+        "Jose\u0301 Nu\u0303n\u0303ez",
+        "\u0645\u062d\u0645\u062f \u0639\u0644\u064a",
+        "\u5c71\u7530 \u592a\u90ce",
+        "\u0928\u093f\u0937\u094d\u200d\u0920\u093e",
+        "Ana \U0001f469\u200d\u2695\ufe0f",
+        "O\u2019Brien",
+    ],
+    ids=["latin", "combining", "arabic", "cjk", "zwj-devanagari", "emoji", "quote"],
+)
+def test_printable_names_in_any_script_are_kept_exactly(name: str) -> None:
+    request = JobRequest.model_validate({**JOHN, "clientName": f" {name} "})
+
+    assert request.client_name == name
+    assert request.client_name.encode() == name.encode()
+
+
+@pytest.mark.parametrize(
+    "email",
+    [
+        "@@@.",
+        "a@b@c.com",
+        "@example.com",
+        "ana@",
+        "ana@example",
+        "ana@.example.com",
+        "ana@example..com",
+        "ana@example.com.",
+        "ana silva@example.com",
+        "ana@exa mple.com",
+        "ana@example.com\u00a0x",
+        "a@" + "b" * 250 + ".com",
+    ],
+)
+def test_malformed_client_email_is_refused(email: str) -> None:
+    errors = refusal({**JOHN, "clientEmail": email})
+
+    assert [field for field, _ in errors] == ["clientEmail"]
+
+
+def test_plausible_client_email_is_kept() -> None:
+    email = "ana.silva+jobs@mail.example.co.uk"
+
+    request = JobRequest.model_validate({**JOHN, "clientEmail": email})
+
+    assert request.client_email == email
+
+
+@pytest.mark.parametrize(
+    ("given", "missing"),
+    [
+        ({"zohoModule": "Contacts"}, "zohoRecordId"),
+        ({"zohoRecordId": "4876876000000624001"}, "zohoModule"),
+    ],
+)
+def test_zoho_module_and_record_id_come_together(
+    client: TestClient, given: dict[str, str], missing: str
+) -> None:
+    response = client.post(SUBMIT, json={**JOHN, **given})
+
+    body = response.json()
+    assert response.status_code == 422
+    [error] = body["errors"]
+    assert error["field"] == missing
+    assert "required" in error["message"]
+    assert missing in body["detail"]
+
+
+@pytest.mark.parametrize(
+    ("given", "field"),
+    [
+        ({"zohoModule": "Contacts; drop", "zohoRecordId": "48768760"}, "zohoModule"),
+        ({"zohoModule": "Con-tacts", "zohoRecordId": "48768760"}, "zohoModule"),
+        ({"zohoModule": "Contacts", "zohoRecordId": "4876abc"}, "zohoRecordId"),
+        ({"zohoModule": "Contacts", "zohoRecordId": "../48768760"}, "zohoRecordId"),
+        (
+            {"zohoModule": "Contacts", "zohoRecordId": "\u0664\u0668\u0667"},
+            "zohoRecordId",
+        ),
+    ],
+)
+def test_zoho_names_are_restricted(given: dict[str, str], field: str) -> None:
+    errors = refusal({**JOHN, **given})
+
+    assert [name for name, _ in errors] == [field]
+
+
+def test_zoho_module_and_numeric_record_id_are_kept() -> None:
+    given = {"zohoModule": "Custom_Module_2", "zohoRecordId": "4876876000000624001"}
+
+    request = JobRequest.model_validate({**JOHN, **given})
+
+    assert request.zoho_module == "Custom_Module_2"
+    assert request.zoho_record_id == "4876876000000624001"
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"createdFrom": "yesterday"}, "createdFrom"),
+        ({"createdTo": "2026-13-45"}, "createdTo"),
+    ],
+)
+def test_query_errors_name_the_query_parameter(
     client: TestClient, params: dict[str, Any], field: str
 ) -> None:
     response = client.get(f"{SUBMIT}/admin/jobs", params=params)

@@ -131,3 +131,46 @@ def test_secrets_stay_out_of_repr(monkeypatch: pytest.MonkeyPatch) -> None:
         assert "sk-very-secret-key" not in text
         assert "hunter2" not in text
     assert "openai_api_key" in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("JOB_TTL_DAYS", "inf"),
+        ("JOB_TTL_DAYS", "1e7"),
+        ("JOB_LEASE_SECONDS", "inf"),
+        ("JOB_LEASE_SECONDS", "1e12"),
+        ("WORKER_POLL_SECONDS", "nan"),
+        ("JOB_RETRY_DELAY_SECONDS", "inf"),
+        ("SHUTDOWN_GRACE_SECONDS", "1e300"),
+        ("QSTASH_SWEEP_AFTER_SECONDS", "inf"),
+        ("ZOHO_DEDUPE_WINDOW_SECONDS", "nan"),
+        ("ZOHO_RETRY_WAIT_SECONDS", "-inf"),
+        ("OPENAI_TIMEOUT_SECONDS", "inf"),
+        ("OPENAI_TEMPERATURE", "nan"),
+    ],
+)
+def test_endless_or_huge_durations_are_refused(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+
+    message = caught.value.message
+    assert "\n" not in message
+    assert message.startswith(f"invalid setting {name}:")
+    assert repr(value) in message
+
+
+def test_largest_allowed_durations_still_make_timedeltas(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("JOB_TTL_DAYS", "3650")
+    monkeypatch.setenv("JOB_LEASE_SECONDS", "3600")
+
+    settings = load_settings()
+
+    assert settings.job_ttl == timedelta(days=3650)
+    assert timedelta(seconds=settings.job_lease_seconds) == timedelta(hours=1)

@@ -16,6 +16,7 @@ from storage.base import (
     JobResult,
     JobStatus,
     JobStore,
+    ZohoPush,
     new_job,
     utc_now,
 )
@@ -77,6 +78,8 @@ async def test_idempotency_key_returns_first_job(store: JobStore) -> None:
     assert created is False
     assert replayed.job_id == first.job_id
     assert (await store.list_jobs(JobFilter(), 1, 10)).total == 1
+    assert (await store.get_by_key("key-1")).job_id == first.job_id
+    assert await store.get_by_key("key-2") is None
 
 
 async def test_claim_leases_oldest_due_job(store: JobStore) -> None:
@@ -316,3 +319,23 @@ async def test_concurrent_claimers_never_share_a_job(store: JobStore) -> None:
 
     assert sorted(claimed) == sorted(job.job_id for job in jobs)
     assert len(set(claimed)) == len(claimed)
+
+
+async def test_progress_is_saved_while_held(store: JobStore) -> None:
+    job = make_job()
+    await store.create(job)
+    await store.claim("worker-a", LEASE)
+    push = ZohoPush(module="Contacts", record_id="4876876000001234567", draft_id="ab12")
+    filled = job.input.model_copy(update={"country": "Portugal"})
+
+    saved = await store.save_progress(
+        job.job_id, "worker-a", job_input=filled, result=make_result(), zoho=push
+    )
+    stranger = await store.save_progress(job.job_id, "worker-b", zoho=push)
+    held = await store.get(job.job_id)
+
+    assert (saved, stranger) == (True, False)
+    assert held.status is JobStatus.PROCESSING
+    assert held.input.country == "Portugal"
+    assert held.result == make_result()
+    assert held.zoho == push
