@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import structlog
 from qstash import AsyncQStash
 
@@ -19,6 +21,8 @@ from storage.sqlite import SQLiteJobStore
 from zoho.client import ZohoClient
 
 log = structlog.get_logger()
+
+PURGE_INTERVAL_SECONDS = 300
 
 
 def make_store(settings: Settings) -> JobStore:
@@ -116,6 +120,7 @@ class Services:
         self.writer = writer
         self.dispatcher = dispatcher
         self.zoho = zoho
+        self._purger: asyncio.Task[None] | None = None
 
     @classmethod
     def from_settings(
@@ -145,11 +150,11 @@ class Services:
         """
         try:
             await self.store.open()
-            await self.store.delete_expired()
         except StorageError as exc:
             if not exc.retryable:
                 raise
             log.warning("store_unavailable_at_startup", error=exc.message)
+        self._purger = asyncio.create_task(self._purge_expired(), name="job-purger")
         await self.dispatcher.start()
         log.info(
             "service_started",
@@ -159,7 +164,24 @@ class Services:
             model=self.writer.model,
         )
 
+    async def _purge_expired(self) -> None:
+        """Delete finished jobs past their expiry now, then every few minutes.
+
+        MongoDB's TTL index does this on its own; SQLite relies on it.
+        """
+        while True:
+            try:
+                removed = await self.store.delete_expired()
+            except StorageError as exc:
+                log.warning("purge_failed", error=exc.message)
+            else:
+                if removed:
+                    log.info("expired_jobs_deleted", count=removed)
+            await asyncio.sleep(PURGE_INTERVAL_SECONDS)
+
     async def stop(self) -> None:
+        if self._purger is not None:
+            self._purger.cancel()
         await self.dispatcher.stop()
         await self.writer.aclose()
         if self.zoho is not None:

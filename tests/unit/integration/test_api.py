@@ -9,7 +9,9 @@ import pytest
 from litestar.testing import TestClient
 from pydantic import ValidationError
 
+from app import create_app
 from integration.schemas import JobRequest
+from integration.settings import Settings
 
 SUBMIT = "/ai/generatejobopportunities"
 JOHN = {
@@ -368,3 +370,20 @@ def test_query_errors_name_the_query_parameter(
 
     assert response.status_code == 422
     assert [error["field"] for error in response.json()["errors"]] == [field]
+
+
+def test_expired_jobs_are_purged_while_running(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("integration.services.PURGE_INTERVAL_SECONDS", 0.05)
+    short_lived = settings.model_copy(update={"job_ttl_days": 0.2 / 86_400})
+
+    with TestClient(create_app(short_lived)) as client:
+        job_id = client.post(SUBMIT, json=JOHN).json()["jobId"]
+        finished = wait_until_finished(client, job_id)
+        deadline = time.monotonic() + 5
+        while client.get(f"{SUBMIT}/status/{job_id}").status_code != 404:
+            assert time.monotonic() < deadline, "the finished job was never purged"
+            time.sleep(0.05)
+
+    assert finished["status"] == "completed"
