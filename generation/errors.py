@@ -6,9 +6,13 @@ from integration.errors import ServiceError
 
 
 class GenerationError(ServiceError):
-    """Writing the e-mail failed; `retryable` says whether another try can help."""
+    """Writing the e-mail failed; `retryable` says whether another try can help.
+
+    `retry_after` is the wait in seconds the model server asked for, if any.
+    """
 
     code = "generation_failed"
+    retry_after: float | None = None
 
 
 class ContentCheckError(GenerationError):

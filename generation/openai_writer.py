@@ -6,12 +6,18 @@ import json
 from typing import Any
 
 import openai
+import stamina
 from openai.types.chat import ChatCompletion
 
 from generation.base import Email, EmailRequest
 from generation.errors import ContentCheckError, GenerationError
 from generation.greetings import greeting_line
 from generation.prompts import build_messages
+
+RETRY_WAIT_INITIAL = 0.5
+RETRY_WAIT_MAX = 8.0
+# Longer waits than this are not worth holding a worker for; the job is requeued.
+MAX_RETRY_AFTER_SECONDS = 60
 
 EMAIL_SCHEMA = {
     "type": "object",
@@ -55,12 +61,12 @@ class OpenAIWriter:
         temperature: float | None = None,
     ) -> None:
         self.model = model
+        # The SDK would retry an exhausted quota (a 429) like a rate limit; our
+        # own retries know the difference, so the SDK makes one try per call.
         self._client = openai.AsyncOpenAI(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout_seconds,
-            max_retries=max_retries,
+            api_key=api_key, base_url=base_url, timeout=timeout_seconds, max_retries=0
         )
+        self._attempts = max_retries + 1
         self._limits: dict[str, Any] = {token_parameter: max_output_tokens}
         if temperature is not None:
             self._limits["temperature"] = temperature
@@ -68,7 +74,8 @@ class OpenAIWriter:
 
     async def write(self, request: EmailRequest, feedback: str | None = None) -> Email:
         messages = build_messages(request, feedback)
-        completion = await self._complete(messages)
+        retried: list[str] = []
+        completion = await self._complete(messages, retried)
         subject, body = _parse_reply(completion)
 
         greeting = greeting_line(request.language, request.tone, request.first_name)
@@ -78,12 +85,38 @@ class OpenAIWriter:
             provider=self.provider,
             model=completion.model or self.model,
             usage=_usage(completion),
+            notes=retried,
         )
 
     async def aclose(self) -> None:
         await self._client.close()
 
-    async def _complete(self, messages: list[dict[str, str]]) -> ChatCompletion:
+    async def _complete(
+        self, messages: list[dict[str, str]], retried: list[str]
+    ) -> ChatCompletion:
+        """One completion, retrying passing faults with backoff or `Retry-After`.
+
+        The code of each fault that was retried is appended to `retried`.
+        """
+
+        def retry_wait(exc: Exception) -> bool | float:
+            wait = _retry_wait(exc)
+            if wait is not False and isinstance(exc, GenerationError):
+                retried.append(exc.code)
+            return wait
+
+        async for attempt in stamina.retry_context(
+            on=retry_wait,
+            attempts=self._attempts,
+            timeout=None,
+            wait_initial=RETRY_WAIT_INITIAL,
+            wait_max=RETRY_WAIT_MAX,
+        ):
+            with attempt:
+                return await self._complete_once(messages)
+        raise AssertionError("unreachable: stamina re-raises the last error")
+
+    async def _complete_once(self, messages: list[dict[str, str]]) -> ChatCompletion:
         while True:
             # Concurrent calls share the index; each downgrades from the one it used.
             index = self._format_index
@@ -112,6 +145,28 @@ class OpenAIWriter:
     def _can_downgrade(self, exc: openai.BadRequestError, index: int) -> bool:
         about_format = exc.param == "response_format" or "response_format" in str(exc)
         return about_format and index + 1 < len(RESPONSE_FORMATS)
+
+
+def _retry_wait(exc: Exception) -> bool | float:
+    """Whether to retry, and for how long the server asked us to wait."""
+    if not isinstance(exc, GenerationError) or not exc.retryable:
+        return False
+    return exc.retry_after if exc.retry_after is not None else True
+
+
+def _retry_after(exc: openai.OpenAIError) -> float | None:
+    """The server's requested wait (`retry-after-ms`, then `retry-after`), if sane."""
+    response = getattr(exc, "response", None)
+    if response is None:
+        return None
+    for header, scale in (("retry-after-ms", 1000), ("retry-after", 1)):
+        try:
+            seconds = float(response.headers.get(header, "")) / scale
+        except ValueError:
+            continue
+        if 0 < seconds <= MAX_RETRY_AFTER_SECONDS:
+            return seconds
+    return None
 
 
 def _parse_reply(completion: ChatCompletion) -> tuple[str, str]:
@@ -159,6 +214,12 @@ def _usage(completion: ChatCompletion) -> dict[str, int] | None:
 
 def _translate(exc: openai.OpenAIError, model: str) -> GenerationError:
     """Say what went wrong in words an operator can act on, and if a retry helps."""
+    error = _classify(exc, model)
+    error.retry_after = _retry_after(exc)
+    return error
+
+
+def _classify(exc: openai.OpenAIError, model: str) -> GenerationError:
     if isinstance(exc, openai.APITimeoutError):
         return GenerationError(
             "the model server timed out", code="llm_timeout", retryable=True

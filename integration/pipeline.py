@@ -96,6 +96,7 @@ class Pipeline:
             model=email.model,
             usage=email.usage,
             processing_time_ms=int((time.monotonic() - started) * 1000),
+            retries=email.notes,
         )
         if job.zoho is not None:
             # Kept before the push, so a push retry never writes the e-mail again.

@@ -266,8 +266,9 @@ def status_view(job: Job) -> dict[str, Any]:
             errorCode=job.error_code,
             completedAt=format_time(job.completed_at),
         )
-    if job.retry_reasons:
-        view["retryReasons"] = job.retry_reasons
+    reasons = job.retry_reasons + (job.result.retries if job.result else [])
+    if reasons:
+        view["retryReasons"] = reasons
     if job.zoho is not None:
         view["zoho"] = {
             "module": job.zoho.module,

@@ -56,6 +56,7 @@ class JobResult(BaseModel):
     model: str
     usage: dict[str, int] | None = None
     processing_time_ms: int
+    retries: list[str] = Field(default_factory=list)
 
 
 class PushStatus(StrEnum):

@@ -181,9 +181,22 @@ async def test_rate_limit_is_retried(make_writer: MakeWriter, fake: FakeOpenAI) 
 
     assert email.provider == "openai"
     assert "Nurse" in email.body
-    retries = [request.headers["x-stainless-retry-count"] for request in fake.requests]
-    assert retries == ["0", "1"]
+    assert len(fake.requests) == 2
     assert fake.pending == 0
+    assert email.notes == ["llm_rate_limited"]
+
+
+async def test_exhausted_quota_is_not_retried(
+    make_writer: MakeWriter, fake: FakeOpenAI
+) -> None:
+    """A 429 for exhausted quota fails at once, though a rate limit would be retried."""
+    fake.enqueue(insufficient_quota())
+    writer = make_writer(max_retries=3)
+
+    error = await write_error(writer)
+
+    assert error.code == "llm_quota_exhausted"
+    assert len(fake.requests) == 1
 
 
 async def test_exhausted_quota_is_permanent(
