@@ -200,3 +200,25 @@ def test_rest_job_naming_a_record_pushes_a_draft(
     assert job["zoho"]["draftId"] == drafts[0]["id"]
     assert drafts[0]["to"][0]["email"] == "zoe+jobs@example.org"
     assert "John" in drafts[0]["content"]
+
+
+def test_webhook_language_and_tone_reach_the_email(
+    zoho_server: ServerProcess, zoho: FakeZoho
+) -> None:
+    record_id = add_contact(zoho)
+
+    answer = send(zoho_server, "urlencoded", record_id, language="de", tone="formal")
+    job = wait_for_push(zoho_server, answer.json()["jobId"])
+
+    assert (job["language"], job["tone"]) == ("de", "formal")
+    assert job["content"].startswith("Guten Tag Zoë,")
+    assert zoho.drafts("Contacts", record_id)[0]["content"].startswith("<p>Guten Tag")
+
+
+def test_webhook_refuses_unsupported_language(
+    zoho_server: ServerProcess, zoho: FakeZoho
+) -> None:
+    answer = send(zoho_server, "json", add_contact(zoho), language="xx")
+
+    assert answer.status_code == 422
+    assert [error["field"] for error in answer.json()["errors"]] == ["language"]

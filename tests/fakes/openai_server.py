@@ -50,7 +50,6 @@ REQUEST_LIMIT = 5000
 TOKEN_LIMIT = 160000
 
 CLIENT_DATA_PATTERN = re.compile(r"<client_data>(.*?)</client_data>", re.DOTALL)
-DIGITS_PATTERN = re.compile(r"\d+")
 NO_HEADERS: Mapping[str, str] = MappingProxyType({})
 
 BAD_GATEWAY_HTML = (
@@ -227,8 +226,9 @@ def default_email_reply(payload: JsonObject) -> str:
 
     The same JSON is returned whether or not the request asked for a
     ``response_format``. The body has three plain paragraphs (about a hundred
-    and forty words), no greeting, no signature and no digits, and names the
-    client's occupation and country.
+    and forty words), no greeting, no signature and no digits of its own, and
+    names the client's occupation and country exactly as given, as a model
+    following the prompt would.
     """
     client = client_data(payload)
     occupation = client.get("occupation", "")
@@ -241,7 +241,7 @@ def default_email_reply(payload: JsonObject) -> str:
 
 
 def client_data(payload: JsonObject) -> dict[str, str]:
-    """Return the string fields of the last ``<client_data>`` JSON, digits removed."""
+    """Return the string fields of the last ``<client_data>`` JSON."""
     match = None
     for text in _user_texts(payload):
         match = CLIENT_DATA_PATTERN.search(text) or match
@@ -253,7 +253,7 @@ def client_data(payload: JsonObject) -> dict[str, str]:
         return {}
     if not isinstance(data, dict):
         return {}
-    return {key: _clean(value) for key, value in data.items() if isinstance(value, str)}
+    return {key: value for key, value in data.items() if isinstance(value, str)}
 
 
 def _user_texts(payload: JsonObject) -> Iterator[str]:
@@ -269,10 +269,6 @@ def _message_text(content: object) -> str:
         parts = [part.get("text", "") for part in content if isinstance(part, dict)]
         return "\n".join(part for part in parts if isinstance(part, str))
     return ""
-
-
-def _clean(value: str) -> str:
-    return " ".join(DIGITS_PATTERN.sub(" ", value).split())
 
 
 def _email_subject(occupation: str, country: str) -> str:
