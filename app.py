@@ -6,12 +6,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 
-from integration.api import JobController
+from integration.admin import AdminController
+from integration.api import JobController, openapi_config, submission_rate_limit
+from integration.auth import Credentials
 from integration.deliveries import DeliveryController
 from integration.logging import configure_logging
+from integration.observability import RequestIdMiddleware
 from integration.operations import health, ready
 from integration.problems import problem_details_plugin, unhandled_exception
 from integration.request import JobmailRequest
@@ -41,13 +45,25 @@ def create_app(
             await services.stop()
 
     return Litestar(
-        route_handlers=[JobController, DeliveryController, zoho_webhook, health, ready],
+        route_handlers=[
+            JobController,
+            AdminController,
+            DeliveryController,
+            zoho_webhook,
+            health,
+            ready,
+        ],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
+        state=State({"credentials": Credentials.from_settings(settings)}),
         lifespan=[lifespan],
+        middleware=[RequestIdMiddleware(), submission_rate_limit(settings).middleware],
+        cors_config=CORSConfig(allow_origins=settings.cors_allow_origins)
+        if settings.cors_allow_origins
+        else None,
         plugins=[problem_details_plugin()],
         exception_handlers={Exception: unhandled_exception},
         request_class=JobmailRequest,
         request_max_body_size=settings.max_body_bytes,
-        openapi_config=OpenAPIConfig(title="Job-opportunity e-mails", version="1.0.0"),
+        openapi_config=openapi_config(),
         logging_config=None,
     )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import structlog
@@ -10,23 +9,28 @@ from litestar import Controller, Request, Response, get, post
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
 from litestar.params import (
     FromPath,
-    FromQuery,
     HeaderParameter,
     JSONBody,
-    QueryParameter,
 )
 
+from integration.auth import key_id, presented_key, require_api_key
 from integration.problems import problem
 from integration.schemas import JobRequest, queued_view, status_view
 from integration.services import Services
+from integration.settings import Settings
 from storage.base import Job, JobFilter, JobStatus, ZohoPush, new_job
 
 log = structlog.get_logger()
 
 UNFINISHED_RETRY_AFTER = "2"
 MAX_IDEMPOTENCY_KEY_LENGTH = 255
+QUEUE_FULL_RETRY = "30"
 
 
 async def require_json(
@@ -56,11 +60,12 @@ async def require_json(
 class JobController(Controller):
     path = "/ai/generatejobopportunities"
     tags = ["jobs"]
+    security = [{"apiKey": []}, {"apiKeyHeader": []}]
 
     @post(
         "/",
         status_code=202,
-        guards=[require_json],
+        guards=[require_api_key, require_json],
         summary="Queue an e-mail for a client",
     )
     async def submit(
@@ -73,9 +78,12 @@ class JobController(Controller):
         ] = None,
     ) -> Response[dict[str, Any]]:
         _check_idempotency_key(idempotency_key)
+        submitter = key_id(presented_key(request))
+        await _check_queue_cap(services, submitter)
         candidate = new_job(
             data.to_job_input(),
             source="api",
+            submitted_by=submitter,
             zoho=_push_target(data, services),
             # Namespaced, so webhook de-duplication keys can never collide.
             idempotency_key=f"api:{idempotency_key}" if idempotency_key else None,
@@ -96,7 +104,11 @@ class JobController(Controller):
 
         return Response(queued_view(job), status_code=202, headers=headers)
 
-    @get("/status/{job_id:str}", summary="Read a job's status and result")
+    @get(
+        "/status/{job_id:str}",
+        guards=[require_api_key],
+        summary="Read a job's status and result",
+    )
     async def status(
         self, job_id: FromPath[str], services: NamedDependency[Services]
     ) -> Response[dict[str, Any]]:
@@ -107,41 +119,18 @@ class JobController(Controller):
         headers = {} if job.is_finished else {"Retry-After": UNFINISHED_RETRY_AFTER}
         return Response(status_view(job), headers=headers)
 
-    @get("/admin/jobs", summary="List jobs, newest first")
-    async def list_jobs(
-        self,
-        services: NamedDependency[Services],
-        status: FromQuery[JobStatus | None] = None,
-        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 50,
-        page: Annotated[int, QueryParameter(ge=1, le=1_000_000)] = 1,
-        country: FromQuery[str | None] = None,
-        occupation: FromQuery[str | None] = None,
-        source: FromQuery[str | None] = None,
-        created_from: Annotated[
-            datetime | None, QueryParameter(name="createdFrom")
-        ] = None,
-        created_to: Annotated[datetime | None, QueryParameter(name="createdTo")] = None,
-    ) -> dict[str, Any]:
-        where = JobFilter(
-            status=status,
-            country=country,
-            occupation=occupation,
-            source=source,
-            created_from=_as_utc(created_from),
-            created_to=_as_utc(created_to),
-        )
-        found = await services.store.list_jobs(where, page=page, limit=limit)
-        pages = (found.total + limit - 1) // limit
 
-        return {
-            "jobs": [status_view(job) for job in found.jobs],
-            "pagination": {
-                "page": page,
-                "limit": limit,
-                "total": found.total,
-                "pages": pages,
-            },
-        }
+async def _check_queue_cap(services: Services, submitter: str) -> None:
+    cap = services.settings.max_queued_per_key
+    where = JobFilter(submitted_by=submitter, status=JobStatus.QUEUED)
+    queued = await services.store.list_jobs(where, page=1, limit=1)
+    if queued.total < cap:
+        return
+
+    detail = f"This key already has {queued.total} jobs waiting; the limit is {cap}."
+    raise problem(
+        429, "too-many-queued-jobs", detail, headers={"Retry-After": QUEUE_FULL_RETRY}
+    )
 
 
 def _check_idempotency_key(key: str | None) -> None:
@@ -160,12 +149,6 @@ def _check_idempotency_key(key: str | None) -> None:
         "Idempotency-Key must be 1 to 255 printable ASCII characters.",
         errors=[{"field": "Idempotency-Key", "message": "invalid value"}],
     )
-
-
-def _as_utc(moment: datetime | None) -> datetime | None:
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
 
 
 def _push_target(data: JobRequest, services: Services) -> ZohoPush | None:
@@ -191,3 +174,58 @@ def _status_headers(job: Job) -> dict[str, str]:
 
 def _is_plausible_id(job_id: str) -> bool:
     return job_id.startswith("job_") and len(job_id) <= 64 and job_id.isascii()
+
+
+SUBMIT_PATH = JobController.path
+
+
+def submission_rate_limit(settings: Settings) -> RateLimitConfig:
+    """Per-key limit on submissions; other endpoints are not counted.
+
+    Counted in this process's memory: with N instances a key may submit up
+    to N times the limit.
+    """
+    return RateLimitConfig(
+        rate_limit=("minute", settings.rate_limit_per_minute),
+        identifier_for_request=_submitter_or_address,
+        check_throttle_handler=_is_submission,
+    )
+
+
+def _submitter_or_address(request: Request[Any, Any, Any]) -> str:
+    key = presented_key(request)
+    if key is not None:
+        return key_id(key)
+    return request.client.host if request.client else "unknown"
+
+
+def _is_submission(request: Request[Any, Any, Any]) -> bool:
+    return request.method == "POST" and request.url.path.rstrip("/") == SUBMIT_PATH
+
+
+def openapi_config() -> OpenAPIConfig:
+    """The schema's metadata and the two ways callers authenticate."""
+    return OpenAPIConfig(
+        title="Job-opportunity e-mails",
+        version="1.0.0",
+        description=(
+            "Queue personalised job-opportunity e-mails, poll for them, and land"
+            " them in Zoho CRM as drafts. Errors are RFC 9457 problem details."
+        ),
+        components=Components(
+            security_schemes={
+                "apiKey": SecurityScheme(
+                    type="http",
+                    scheme="bearer",
+                    description="An API key from API_KEYS (or send it as X-API-Key).",
+                ),
+                "apiKeyHeader": SecurityScheme(
+                    type="apiKey", name="X-API-Key", security_scheme_in="header"
+                ),
+                "adminToken": SecurityScheme(
+                    type="http", scheme="bearer", description="The ADMIN_TOKEN."
+                ),
+            }
+        ),
+        render_plugins=[SwaggerRenderPlugin(path="/docs"), RedocRenderPlugin()],
+    )

@@ -64,7 +64,10 @@ class Pipeline:
                 await self._retry_after_crash(job, owner)
 
     async def _run_held(self, job: Job, owner: str) -> None:
-        if job.result is None and job.attempts > self.settings.job_max_attempts:
+        if (
+            job.result is None
+            and job.attempts_this_run > self.settings.job_max_attempts
+        ):
             await self.fail(job, owner, _exhausted(job))
             return
 
@@ -180,7 +183,7 @@ class Pipeline:
         )
 
     async def _handle_failure(self, job: Job, owner: str, exc: ServiceError) -> None:
-        if not exc.retryable or job.attempts >= self.settings.job_max_attempts:
+        if not exc.retryable or job.attempts_this_run >= self.settings.job_max_attempts:
             await self.fail(job, owner, exc)
             return
 
@@ -195,7 +198,9 @@ class Pipeline:
     async def _retry_later(
         self, job: Job, owner: str, reason: str, *, refund_attempt: bool = False
     ) -> None:
-        tries = job.zoho.attempts if refund_attempt and job.zoho else job.attempts
+        tries = (
+            job.zoho.attempts if refund_attempt and job.zoho else job.attempts_this_run
+        )
         backoff = self.settings.job_retry_delay_seconds * 2 ** max(tries - 1, 0)
         delay = min(backoff, MAX_RETRY_DELAY_SECONDS)
         released = await self.store.release(
@@ -252,5 +257,6 @@ def _email_request(job: Job) -> EmailRequest:
 
 def _exhausted(job: Job) -> GenerationError:
     last = job.retry_reasons[-1] if job.retry_reasons else "an interrupted attempt"
-    msg = f"gave up after {job.attempts - 1} attempts; the last one failed with {last}"
+    tries = job.attempts_this_run - 1
+    msg = f"gave up after {tries} attempts; the last one failed with {last}"
     return GenerationError(msg, code="attempts_exhausted")

@@ -47,7 +47,11 @@ def problem(
 def _from_http_exception(exc: HTTPException) -> ProblemDetailsException:
     slug = HTTPStatus(exc.status_code).phrase.lower().replace(" ", "-")
     detail = exc.detail or HTTPStatus(exc.status_code).phrase
-    return problem(exc.status_code, slug, detail, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 429 and "RateLimit-Reset" in headers:
+        # The rate limiter says when the window resets; clients look for this.
+        headers.setdefault("Retry-After", str(max(1, int(headers["RateLimit-Reset"]))))
+    return problem(exc.status_code, slug, detail, headers=headers)
 
 
 def _from_validation(exc: ValidationException) -> ProblemDetailsException:

@@ -281,6 +281,19 @@ def status_view(job: Job) -> dict[str, Any]:
     return view
 
 
+def admin_view(job: Job) -> dict[str, Any]:
+    """The status view plus what operators need: lease, expiry, retry budget."""
+    return {
+        **status_view(job),
+        "leaseOwner": job.lease_owner,
+        "leaseExpiresAt": format_time(job.lease_expires_at),
+        "availableAt": format_time(job.available_at),
+        "expiresAt": format_time(job.expires_at),
+        "retryBase": job.retry_base,
+        "submittedBy": job.submitted_by,
+    }
+
+
 def _completed_fields(job: Job, result: JobResult) -> dict[str, Any]:
     return {
         "subject": result.subject,

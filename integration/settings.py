@@ -114,10 +114,14 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["auto", "json", "console"] = "auto"
 
-    # Accepted for forward compatibility; see the README for what each enables.
+    # Access and limits.
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    admin_token: SecretStr | None = None
+    rate_limit_per_minute: int = Field(60, ge=1, le=100_000)
+    max_queued_per_key: int = Field(100, ge=1, le=1_000_000)
+    cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
-    @field_validator("api_keys", mode="before")
+    @field_validator("api_keys", "cors_allow_origins", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
         if isinstance(value, str):

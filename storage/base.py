@@ -101,6 +101,13 @@ class Job(BaseModel):
     error_code: str | None = None
     retry_reasons: list[str] = Field(default_factory=list)
     zoho: ZohoPush | None = None
+    submitted_by: str | None = None
+    # Attempts made before an operator's retry; the budget counts from here.
+    retry_base: int = 0
+
+    @property
+    def attempts_this_run(self) -> int:
+        return self.attempts - self.retry_base
 
     @property
     def is_finished(self) -> bool:
@@ -117,6 +124,7 @@ class JobFilter:
     source: str | None = None
     created_from: datetime | None = None
     created_to: datetime | None = None
+    submitted_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,6 +151,7 @@ def new_job(
     job_input: JobInput,
     *,
     source: str = "api",
+    submitted_by: str | None = None,
     zoho: ZohoPush | None = None,
     idempotency_key: str | None = None,
     request_hash: str | None = None,
@@ -165,6 +174,7 @@ def new_job(
         idempotency_key=idempotency_key,
         request_hash=request_hash,
         zoho=zoho,
+        submitted_by=submitted_by,
     )
 
 
@@ -256,6 +266,17 @@ class JobStore(Protocol):
         ...
 
     async def count_by_status(self) -> dict[JobStatus, int]: ...
+
+    async def delete(self, job_id: str) -> bool:
+        """Remove a job whatever its state; False when there was none."""
+        ...
+
+    async def requeue_failed(self, job_id: str) -> Job | None:
+        """Put a failed job back in the queue under its id, with a fresh budget.
+
+        Returns the requeued job, or None when the job is not `failed`.
+        """
+        ...
 
     async def delete_expired(self) -> int:
         """Remove finished jobs past their expiry; returns how many went."""

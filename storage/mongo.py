@@ -58,6 +58,7 @@ INDEXES: tuple[tuple[str, list[tuple[str, int]], dict[str, Any]], ...] = (
         {},
     ),
     ("source_created", [("source", ASCENDING), ("created_at", DESCENDING)], {}),
+    ("submitter_status", [("submitted_by", ASCENDING), ("status", ASCENDING)], {}),
     ("expires", [("expires_at", ASCENDING)], {"expireAfterSeconds": 0}),
 )
 
@@ -252,6 +253,33 @@ class MongoJobStore:
                 for status in JobStatus
             }
 
+    async def delete(self, job_id: str) -> bool:
+        async with _translated_errors():
+            deleted = await self.jobs.delete_one({"_id": job_id})
+
+        return deleted.deleted_count > 0
+
+    async def requeue_failed(self, job_id: str) -> Job | None:
+        now = utc_now()
+        failed = {"_id": job_id, "status": JobStatus.FAILED.value}
+        reset = {
+            "status": JobStatus.QUEUED.value,
+            "available_at": now,
+            "updated_at": now,
+            "error": None,
+            "error_code": None,
+            "completed_at": None,
+            "expires_at": None,
+        }
+        # The retry budget starts at the attempts made so far.
+        update = [{"$set": {**reset, "retry_base": "$attempts"}}]
+        async with _translated_errors():
+            found = await self.jobs.find_one_and_update(
+                failed, update, return_document=ReturnDocument.AFTER
+            )
+
+        return None if found is None else _from_document(found)
+
     async def delete_expired(self) -> int:
         # The TTL index removes expired jobs within about a minute; this makes
         # the removal immediate where callers need it (start-up, tests).
@@ -340,6 +368,8 @@ def _query(where: JobFilter) -> Document:
         query["input.occupation"] = where.occupation
     if where.source is not None:
         query["source"] = where.source
+    if where.submitted_by is not None:
+        query["submitted_by"] = where.submitted_by
 
     created: Document = {}
     if where.created_from is not None:

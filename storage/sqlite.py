@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     lease_expires_ms INTEGER,
     expires_ms INTEGER,
     idempotency_key TEXT UNIQUE,
+    submitted_by TEXT,
     doc TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS jobs_status_created ON jobs (status, created_ms);
@@ -53,7 +54,7 @@ CREATE INDEX IF NOT EXISTS jobs_expires ON jobs (expires_ms);
 
 _COLUMNS = (
     "job_id, status, source, country, occupation, created_ms, available_ms,"
-    " lease_expires_ms, expires_ms, idempotency_key, doc"
+    " lease_expires_ms, expires_ms, idempotency_key, submitted_by, doc"
 )
 
 
@@ -73,6 +74,7 @@ def _row_values(job: Job) -> tuple[Any, ...]:
         _millis(job.lease_expires_at),
         _millis(job.expires_at),
         job.idempotency_key,
+        job.submitted_by,
         job.model_dump_json(),
     )
 
@@ -101,6 +103,7 @@ class SQLiteJobStore:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
+            _add_missing_columns(conn)
         except (OSError, sqlite3.Error) as exc:
             msg = f"cannot open the job database at {str(self.path)!r}: {exc}"
             raise StorageError(
@@ -240,6 +243,26 @@ class SQLiteJobStore:
 
         return await self._run(count)
 
+    async def delete(self, job_id: str) -> bool:
+        def remove(conn: sqlite3.Connection) -> bool:
+            cursor = conn.execute("DELETE FROM jobs WHERE job_id = ?", (job_id,))
+            return cursor.rowcount > 0
+
+        return await self._run(remove, write=True)
+
+    async def requeue_failed(self, job_id: str) -> Job | None:
+        def requeue(conn: sqlite3.Connection) -> Job | None:
+            job = self._get(conn, job_id)
+            if job is None or job.status is not JobStatus.FAILED:
+                return None
+
+            now = utc_now()
+            job = job.model_copy(update=_requeued_fields(job, now))
+            self._save(conn, job)
+            return job
+
+        return await self._run(requeue, write=True)
+
     async def delete_expired(self) -> int:
         now_ms = _millis(utc_now())
 
@@ -310,7 +333,7 @@ class SQLiteJobStore:
                 return Job.model_validate_json(row[0]), False
 
         conn.execute(
-            f"INSERT INTO jobs ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT INTO jobs ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             _row_values(job),
         )
         return job, True
@@ -344,8 +367,31 @@ class SQLiteJobStore:
     def _save(self, conn: sqlite3.Connection, job: Job) -> None:
         values = _row_values(job)
         conn.execute(
-            f"REPLACE INTO jobs ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", values
+            f"REPLACE INTO jobs ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", values
         )
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Bring a file made by an earlier version up to the current columns."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(jobs)")}
+    if "submitted_by" not in present:
+        conn.execute("ALTER TABLE jobs ADD COLUMN submitted_by TEXT")
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS jobs_submitter ON jobs (submitted_by, status)"
+    )
+
+
+def _requeued_fields(job: Job, now: datetime) -> dict[str, Any]:
+    return {
+        "status": JobStatus.QUEUED,
+        "available_at": now,
+        "updated_at": now,
+        "retry_base": job.attempts,
+        "error": None,
+        "error_code": None,
+        "completed_at": None,
+        "expires_at": None,
+    }
 
 
 def _is_held_by(job: Job, owner: str) -> bool:
@@ -371,6 +417,7 @@ def _where_clause(where: JobFilter) -> tuple[str, tuple[Any, ...]]:
         ("country", where.country),
         ("occupation", where.occupation),
         ("source", where.source),
+        ("submitted_by", where.submitted_by),
     ):
         if value is not None:
             conditions.append(f"{column} = ?")

@@ -11,13 +11,21 @@ from litestar.testing import TestClient
 
 from app import create_app
 from integration.settings import Settings
+from tests.credentials import ADMIN_TOKEN
 from tests.stores import STORE_BACKENDS, make_store
 
 
 @pytest.fixture(autouse=True)
 def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Keep the developer's own environment and `.env` files out of every test."""
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_MODEL", "DATA_DIR"):
+    for name in (
+        "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "OPENAI_MODEL",
+        "DATA_DIR",
+        "API_KEYS",
+        "ADMIN_TOKEN",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)
     structlog.reset_defaults()
@@ -26,6 +34,7 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     return Settings(
+        admin_token=ADMIN_TOKEN,
         data_dir=tmp_path / "data",
         worker_poll_seconds=0.05,
         job_retry_delay_seconds=0.05,

@@ -14,6 +14,8 @@ from typing import Any
 
 import httpx
 
+from tests.credentials import ADMIN_TOKEN
+
 JOBMAIL = Path(sys.executable).with_name("jobmail")
 SUBMIT = "/ai/generatejobopportunities"
 
@@ -38,6 +40,7 @@ class ServerProcess:
             "DATA_DIR": str(workdir / "data"),
             "LOG_FORMAT": "json",
             "WORKER_POLL_SECONDS": "0.1",
+            "ADMIN_TOKEN": ADMIN_TOKEN,
             **(env or {}),
         }
         self.runs = 0

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.credentials import ADMIN
 from tests.e2e.server import SUBMIT, ServerProcess
 from tests.fakes.zoho_server import FakeZoho
 
@@ -158,7 +159,7 @@ def test_bad_secret_does_nothing(
         json={"module": "Contacts", "recordId": record_id},
         headers=headers,
     )
-    listed = httpx.get(zoho_server.url + SUBMIT + "/admin/jobs").json()
+    listed = httpx.get(zoho_server.url + SUBMIT + "/admin/jobs", headers=ADMIN).json()
 
     assert answer.status_code == 401
     assert answer.headers["content-type"].startswith("application/problem+json")

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from app import create_app
 from integration.schemas import JobRequest
 from integration.settings import Settings
+from tests.credentials import ADMIN
 
 SUBMIT = "/ai/generatejobopportunities"
 JOHN = {
@@ -191,8 +192,12 @@ def test_admin_list_filters_and_pages(client: TestClient) -> None:
     ids = [client.post(SUBMIT, json=JOHN).json()["jobId"] for _ in range(3)]
     client.post(SUBMIT, json={**JOHN, "country": "Peru"})
 
-    page = client.get(f"{SUBMIT}/admin/jobs", params={"limit": 2, "page": 2}).json()
-    canada = client.get(f"{SUBMIT}/admin/jobs", params={"country": "Canada"}).json()
+    page = client.get(
+        f"{SUBMIT}/admin/jobs", params={"limit": 2, "page": 2}, headers=ADMIN
+    ).json()
+    canada = client.get(
+        f"{SUBMIT}/admin/jobs", params={"country": "Canada"}, headers=ADMIN
+    ).json()
 
     assert page["pagination"] == {"page": 2, "limit": 2, "total": 4, "pages": 2}
     assert len(page["jobs"]) == 2
@@ -211,7 +216,7 @@ def test_admin_list_filters_and_pages(client: TestClient) -> None:
 def test_admin_list_rejects_bad_query(
     client: TestClient, params: dict[str, Any], field: str
 ) -> None:
-    response = client.get(f"{SUBMIT}/admin/jobs", params=params)
+    response = client.get(f"{SUBMIT}/admin/jobs", params=params, headers=ADMIN)
 
     assert response.status_code == 422
     assert [error["field"] for error in response.json()["errors"]] == [field]
@@ -366,7 +371,7 @@ def test_zoho_module_and_numeric_record_id_are_kept() -> None:
 def test_query_errors_name_the_query_parameter(
     client: TestClient, params: dict[str, Any], field: str
 ) -> None:
-    response = client.get(f"{SUBMIT}/admin/jobs", params=params)
+    response = client.get(f"{SUBMIT}/admin/jobs", params=params, headers=ADMIN)
 
     assert response.status_code == 422
     assert [error["field"] for error in response.json()["errors"]] == [field]

@@ -339,3 +339,51 @@ async def test_progress_is_saved_while_held(store: JobStore) -> None:
     assert held.input.country == "Portugal"
     assert held.result == make_result()
     assert held.zoho == push
+
+
+async def test_delete_removes_job(store: JobStore) -> None:
+    job = make_job()
+    await store.create(job)
+
+    deleted, again = await store.delete(job.job_id), await store.delete(job.job_id)
+
+    assert (deleted, again) == (True, False)
+    assert await store.get(job.job_id) is None
+
+
+async def test_failed_job_is_requeued_with_fresh_budget(store: JobStore) -> None:
+    job = make_job()
+    await store.create(job)
+    await store.claim("worker-a", LEASE)
+    await store.fail(job.job_id, "worker-a", "timed out", "llm_timeout", TTL)
+
+    requeued = await store.requeue_failed(job.job_id)
+    again = await store.requeue_failed(job.job_id)
+    claimed = await store.claim("worker-b", LEASE)
+
+    assert requeued is not None and again is None
+    assert requeued.status is JobStatus.QUEUED
+    assert (requeued.error, requeued.error_code, requeued.expires_at) == (
+        None,
+        None,
+        None,
+    )
+    assert claimed is not None and claimed.job_id == job.job_id
+    assert (claimed.attempts, claimed.retry_base, claimed.attempts_this_run) == (
+        2,
+        1,
+        1,
+    )
+
+
+async def test_list_filters_by_submitter(store: JobStore) -> None:
+    mine, theirs = make_job(), make_job()
+    mine.submitted_by, theirs.submitted_by = "key_a", "key_b"
+    await store.create(mine)
+    await store.create(theirs)
+
+    page = await store.list_jobs(
+        JobFilter(submitted_by="key_a", status=JobStatus.QUEUED), 1, 10
+    )
+
+    assert [job.job_id for job in page.jobs] == [mine.job_id]
