@@ -15,8 +15,9 @@ from integration.api import JobController, openapi_config, submission_rate_limit
 from integration.auth import Credentials
 from integration.deliveries import DeliveryController
 from integration.logging import configure_logging
+from integration.metrics import prometheus_config
 from integration.observability import RequestIdMiddleware
-from integration.operations import health, ready
+from integration.operations import health, metrics, ready
 from integration.problems import problem_details_plugin, unhandled_exception
 from integration.request import JobmailRequest
 from integration.services import Services
@@ -52,11 +53,16 @@ def create_app(
             zoho_webhook,
             health,
             ready,
+            metrics,
         ],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         state=State({"credentials": Credentials.from_settings(settings)}),
         lifespan=[lifespan],
-        middleware=[RequestIdMiddleware(), submission_rate_limit(settings).middleware],
+        middleware=[
+            RequestIdMiddleware(),
+            prometheus_config().middleware,
+            submission_rate_limit(settings).middleware,
+        ],
         cors_config=CORSConfig(allow_origins=settings.cors_allow_origins)
         if settings.cors_allow_origins
         else None,

@@ -19,6 +19,7 @@ from litestar.params import (
     JSONBody,
 )
 
+from integration import metrics
 from integration.auth import key_id, presented_key, require_api_key
 from integration.problems import problem
 from integration.schemas import JobRequest, queued_view, status_view
@@ -98,6 +99,7 @@ class JobController(Controller):
         headers = _status_headers(job)
         if created:
             log.info("job_queued", job_id=job.job_id, source=job.source)
+            metrics.JOB_EVENTS.labels(event="queued").inc()
             await services.dispatcher.dispatch(job)
         else:
             headers["Idempotent-Replayed"] = "true"

@@ -1,13 +1,15 @@
-"""Liveness and readiness endpoints for load balancers and orchestrators."""
+"""Liveness, readiness and metrics endpoints for orchestrators and Prometheus."""
 
 from __future__ import annotations
 
-from litestar import get
+from litestar import Response, get
 from litestar.di import NamedDependency
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from integration.metrics import JOBS, QUEUE_DEPTH
 from integration.problems import problem
 from integration.services import Services
-from storage.base import StorageError
+from storage.base import JobStatus, StorageError
 
 
 @get("/health", tags=["operations"], summary="The process is alive")
@@ -26,3 +28,18 @@ async def ready(services: NamedDependency[Services]) -> dict[str, str]:
         ) from exc
 
     return {"status": "ready", "store": "ok", "dispatch": services.dispatcher.name}
+
+
+@get("/metrics", tags=["operations"], summary="Prometheus metrics")
+async def metrics(services: NamedDependency[Services]) -> Response[bytes]:
+    """Every metric, with the store-wide gauges refreshed for this scrape."""
+    try:
+        counts = await services.store.count_by_status()
+    except StorageError:
+        counts = {}  # The store's own outage shows in /ready; keep serving the rest.
+    for status, count in counts.items():
+        JOBS.labels(status=status.value).set(count)
+    if JobStatus.QUEUED in counts:
+        QUEUE_DEPTH.set(counts[JobStatus.QUEUED])
+
+    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

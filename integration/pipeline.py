@@ -13,6 +13,7 @@ from generation.base import EmailRequest, Writer
 from generation.compose import write_email
 from generation.errors import GenerationError
 from generation.render import render_html
+from integration import metrics
 from integration.errors import InputError, ServiceError
 from integration.push import ZohoPusher
 from integration.settings import Settings
@@ -91,6 +92,7 @@ class Pipeline:
     async def _write(self, job: Job, owner: str) -> JobResult:
         started = time.monotonic()
         email = await write_email(self.writer, _email_request(job))
+        metrics.record_email(email, time.monotonic() - started)
         result = JobResult(
             subject=email.subject,
             content=email.body,
@@ -135,6 +137,7 @@ class Pipeline:
             job.job_id, pushing, job.input, job.result, may_exist=may_exist
         )
         await self.store.save_progress(job.job_id, owner, zoho=done)
+        metrics.ZOHO_PUSHES.labels(status=done.status.value).inc()
         log.info("zoho_push_finished", status=done.status.value, error=done.error)
 
         return done
@@ -163,6 +166,7 @@ class Pipeline:
         update = {"status": PushStatus.FAILED, "error": exc.message, "attempts": tries}
         job.zoho = push.model_copy(update=update)
         await self.store.save_progress(job.job_id, owner, zoho=job.zoho)
+        metrics.ZOHO_PUSHES.labels(status=PushStatus.FAILED.value).inc()
         log.warning("zoho_push_failed", code=exc.code)
         return True
 
@@ -174,6 +178,7 @@ class Pipeline:
             log.warning("job_result_discarded", reason="lease_lost")
             return
 
+        metrics.JOB_EVENTS.labels(event="completed").inc()
         log.info(
             "job_completed",
             provider=result.provider,
@@ -211,12 +216,16 @@ class Pipeline:
             refund_attempt=refund_attempt,
         )
         if released:
+            metrics.JOB_EVENTS.labels(event="requeued").inc()
+            metrics.RETRIES.labels(reason=reason).inc()
             log.info("job_requeued", reason=reason, delay_seconds=delay)
 
     async def fail(self, job: Job, owner: str, exc: ServiceError) -> None:
         """Fail a held job for good with the error's code and message."""
         ttl = self.settings.job_ttl
         if await self.store.fail(job.job_id, owner, exc.message, exc.code, ttl):
+            metrics.JOB_EVENTS.labels(event="failed").inc()
+            metrics.JOB_FAILURES.labels(code=exc.code).inc()
             log.info("job_failed", error_code=exc.code, attempt=job.attempts)
 
     async def _give_back(self, job: Job, owner: str) -> None:

@@ -21,6 +21,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import ValidationException
 from pydantic import ValidationError
 
+from integration import metrics
 from integration.problems import problem
 from integration.schemas import WebhookFields
 from integration.services import Services
@@ -90,6 +91,7 @@ async def _job_for(fields: WebhookFields, services: Services) -> tuple[Job, bool
     job, created = await services.store.create(candidate)
     if created:
         log.info("job_queued", job_id=job.job_id, source="zoho", module=fields.module)
+        metrics.JOB_EVENTS.labels(event="queued").inc()
         await services.dispatcher.dispatch(job)
     else:
         log.info("webhook_duplicate", job_id=job.job_id)
