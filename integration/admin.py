@@ -12,7 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from integration.auth import require_admin
-from integration.problems import problem
+from integration.problems import problem, problem_responses
 from integration.schemas import admin_view, status_view
 from integration.services import Services
 from storage.base import Job, JobFilter, JobStatus
@@ -29,7 +29,11 @@ class AdminController(Controller):
     guards = [require_admin]
     security = [{"adminToken": []}]
 
-    @get("/jobs", summary="List jobs, newest first")
+    @get(
+        "/jobs",
+        summary="List jobs, newest first",
+        responses=problem_responses(400, 401, 403, 422, 503),
+    )
     async def list_jobs(
         self,
         services: NamedDependency[Services],
@@ -65,13 +69,22 @@ class AdminController(Controller):
             },
         }
 
-    @get("/jobs/{job_id:str}", summary="Everything about one job")
+    @get(
+        "/jobs/{job_id:str}",
+        summary="Everything about one job",
+        responses=problem_responses(401, 403, 404, 503),
+    )
     async def job_detail(
         self, job_id: FromPath[str], services: NamedDependency[Services]
     ) -> dict[str, Any]:
         return admin_view(await _existing(job_id, services))
 
-    @post("/jobs/{job_id:str}/retry", status_code=202, summary="Retry a failed job")
+    @post(
+        "/jobs/{job_id:str}/retry",
+        status_code=202,
+        summary="Retry a failed job",
+        responses=problem_responses(401, 403, 404, 409, 503),
+    )
     async def retry(
         self, job_id: FromPath[str], services: NamedDependency[Services]
     ) -> dict[str, Any]:
@@ -85,7 +98,12 @@ class AdminController(Controller):
         await services.dispatcher.dispatch(requeued)
         return status_view(requeued)
 
-    @delete("/jobs/{job_id:str}", status_code=204, summary="Delete a job")
+    @delete(
+        "/jobs/{job_id:str}",
+        status_code=204,
+        summary="Delete a job",
+        responses=problem_responses(401, 403, 404, 503),
+    )
     async def remove(
         self, job_id: FromPath[str], services: NamedDependency[Services]
     ) -> None:
@@ -93,7 +111,11 @@ class AdminController(Controller):
             raise problem(404, "job-not-found", "No job has this id.")
         log.info("job_deleted", job_id=job_id)
 
-    @get("/stats", summary="Counts, timings, tokens and failure reasons")
+    @get(
+        "/stats",
+        summary="Counts, timings, tokens and failure reasons",
+        responses=problem_responses(401, 403, 503),
+    )
     async def stats(self, services: NamedDependency[Services]) -> dict[str, Any]:
         counts = await services.store.count_by_status()
         completed = await _recent(services, JobStatus.COMPLETED)

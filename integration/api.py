@@ -21,7 +21,7 @@ from litestar.params import (
 
 from integration import metrics
 from integration.auth import key_id, presented_key, require_api_key
-from integration.problems import problem
+from integration.problems import problem, problem_responses
 from integration.schemas import JobRequest, queued_view, status_view
 from integration.services import Services
 from integration.settings import Settings
@@ -68,6 +68,7 @@ class JobController(Controller):
         status_code=202,
         guards=[require_api_key, require_json],
         summary="Queue an e-mail for a client",
+        responses=problem_responses(400, 401, 413, 415, 422, 429, 503),
     )
     async def submit(
         self,
@@ -110,6 +111,7 @@ class JobController(Controller):
         "/status/{job_id:str}",
         guards=[require_api_key],
         summary="Read a job's status and result",
+        responses=problem_responses(401, 404, 503),
     )
     async def status(
         self, job_id: FromPath[str], services: NamedDependency[Services]

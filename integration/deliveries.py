@@ -8,7 +8,7 @@ import structlog
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 
-from integration.problems import problem
+from integration.problems import problem, problem_responses
 from integration.qstash import (
     FAILED_PATH,
     NON_RETRYABLE_STATUS,
@@ -34,7 +34,12 @@ class DeliveryController(Controller):
     tags = ["qstash"]
     request_max_body_size = MAX_DELIVERY_BYTES
 
-    @post(PROCESS_PATH, summary="Run a job (QStash delivery)", status_code=200)
+    @post(
+        PROCESS_PATH,
+        summary="Run a job (QStash delivery)",
+        status_code=200,
+        responses=problem_responses(401, 404, 413, 489, 503),
+    )
     async def process(
         self, request: Request[Any, Any, Any], services: NamedDependency[Services]
     ) -> Response[dict[str, Any]]:
@@ -54,7 +59,12 @@ class DeliveryController(Controller):
             outcome.body, status_code=outcome.status_code, headers=outcome.headers
         )
 
-    @post(FAILED_PATH, summary="QStash gave up on a job", status_code=200)
+    @post(
+        FAILED_PATH,
+        summary="QStash gave up on a job",
+        status_code=200,
+        responses=problem_responses(401, 404, 413, 503),
+    )
     async def failed(
         self, request: Request[Any, Any, Any], services: NamedDependency[Services]
     ) -> dict[str, str]:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from litestar import Response, get
 from litestar.di import NamedDependency
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
+from prometheus_client import REGISTRY, generate_latest
 
 from integration.metrics import JOBS, QUEUE_DEPTH
-from integration.problems import problem
+from integration.problems import problem, problem_responses
 from integration.services import Services
 from storage.base import JobStatus, StorageError
+
+
+# Prometheus's text format; Litestar adds the charset.
+PROMETHEUS_TEXT = "text/plain; version=1.0.0"
 
 
 @get("/health", tags=["operations"], summary="The process is alive")
@@ -17,7 +21,12 @@ async def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/ready", tags=["operations"], summary="The service can take jobs")
+@get(
+    "/ready",
+    tags=["operations"],
+    summary="The service can take jobs",
+    responses=problem_responses(503),
+)
 async def ready(services: NamedDependency[Services]) -> dict[str, str]:
     try:
         await services.store.ping()
@@ -30,7 +39,12 @@ async def ready(services: NamedDependency[Services]) -> dict[str, str]:
     return {"status": "ready", "store": "ok", "dispatch": services.dispatcher.name}
 
 
-@get("/metrics", tags=["operations"], summary="Prometheus metrics")
+@get(
+    "/metrics",
+    tags=["operations"],
+    summary="Prometheus metrics",
+    media_type=PROMETHEUS_TEXT,
+)
 async def metrics(services: NamedDependency[Services]) -> Response[bytes]:
     """Every metric, with the store-wide gauges refreshed for this scrape."""
     try:
@@ -42,4 +56,4 @@ async def metrics(services: NamedDependency[Services]) -> Response[bytes]:
     if JobStatus.QUEUED in counts:
         QUEUE_DEPTH.set(counts[JobStatus.QUEUED])
 
-    return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(REGISTRY))

@@ -22,7 +22,7 @@ from litestar.exceptions import ValidationException
 from pydantic import ValidationError
 
 from integration import metrics
-from integration.problems import problem
+from integration.problems import problem, problem_responses
 from integration.schemas import WebhookFields
 from integration.services import Services
 from storage.base import Job, JobInput, ZohoPush, new_job
@@ -35,7 +35,13 @@ SECRET_HEADER = "x-webhook-secret"
 ALIASES = {"record_id": "recordId", "client_name": "clientName"}
 
 
-@post(WEBHOOK_PATH, status_code=202, tags=["zoho"], summary="Zoho workflow webhook")
+@post(
+    WEBHOOK_PATH,
+    status_code=202,
+    tags=["zoho"],
+    summary="Zoho workflow webhook",
+    responses=problem_responses(400, 401, 404, 413, 422, 503),
+)
 async def zoho_webhook(
     request: Request[Any, Any, Any], services: NamedDependency[Services]
 ) -> Response[dict[str, Any]]:
