@@ -11,7 +11,6 @@ from integration.problems import problem, problem_responses
 from integration.services import Services
 from storage.base import JobStatus, StorageError
 
-
 # Prometheus's text format; Litestar adds the charset.
 PROMETHEUS_TEXT = "text/plain; version=1.0.0"
 
