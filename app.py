@@ -16,7 +16,7 @@ from integration.auth import Credentials
 from integration.deliveries import DeliveryController
 from integration.logging import configure_logging
 from integration.metrics import prometheus_config
-from integration.observability import RequestIdMiddleware
+from integration.observability import RequestIdMiddleware, add_request_id
 from integration.operations import health, metrics, ready
 from integration.problems import problem_details_plugin, unhandled_exception
 from integration.request import JobmailRequest
@@ -58,6 +58,7 @@ def create_app(
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         state=State({"credentials": Credentials.from_settings(settings)}),
         lifespan=[lifespan],
+        before_send=[add_request_id],
         middleware=[
             RequestIdMiddleware(),
             prometheus_config().middleware,

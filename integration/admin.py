@@ -148,10 +148,12 @@ def _percentiles(jobs: list[Job]) -> dict[str, int | None]:
     if not times:
         return {"p50": None, "p95": None}
 
-    def at(fraction: float) -> int:
-        return times[min(len(times) - 1, int(fraction * len(times)))]
+    def at(percent: int) -> int:
+        # Nearest rank: the smallest time at least `percent` % of jobs stayed within.
+        rank = max(1, -(-percent * len(times) // 100))
+        return times[rank - 1]
 
-    return {"p50": at(0.5), "p95": at(0.95)}
+    return {"p50": at(50), "p95": at(95)}
 
 
 def _tokens(jobs: list[Job]) -> dict[str, int]:

@@ -20,7 +20,7 @@ from litestar.params import (
 )
 
 from integration import metrics
-from integration.auth import key_id, presented_key, require_api_key
+from integration.auth import caller_id, require_api_key
 from integration.problems import problem, problem_responses
 from integration.schemas import JobRequest, queued_view, status_view
 from integration.services import Services
@@ -80,7 +80,7 @@ class JobController(Controller):
         ] = None,
     ) -> Response[dict[str, Any]]:
         _check_idempotency_key(idempotency_key)
-        submitter = key_id(presented_key(request))
+        submitter = caller_id(request)
         await _check_queue_cap(services, submitter)
         candidate = new_job(
             data.to_job_input(),
@@ -191,16 +191,9 @@ def submission_rate_limit(settings: Settings) -> RateLimitConfig:
     """
     return RateLimitConfig(
         rate_limit=("minute", settings.rate_limit_per_minute),
-        identifier_for_request=_submitter_or_address,
+        identifier_for_request=caller_id,
         check_throttle_handler=_is_submission,
     )
-
-
-def _submitter_or_address(request: Request[Any, Any, Any]) -> str:
-    key = presented_key(request)
-    if key is not None:
-        return key_id(key)
-    return request.client.host if request.client else "unknown"
 
 
 def _is_submission(request: Request[Any, Any, Any]) -> bool:

@@ -68,11 +68,26 @@ def presented_key(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return connection.headers.get("x-api-key") or None
 
 
-def key_id(key: str | None) -> str:
+def key_id(key: str) -> str:
     """A short, stable, non-secret name for a key, for logs and limits."""
-    if key is None:
-        return "anonymous"
     return "key_" + hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def caller_id(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """Who is calling, for limits: a configured key's id, else the client address.
+
+    A key that is not configured proves nothing (in open mode any key gets
+    in), so it must not buy a fresh limit.
+    """
+    key = presented_key(connection)
+    credentials = _credentials(connection)
+    if key is not None:
+        presented = key.encode()
+        if credentials.is_api_key(presented) or credentials.is_admin(presented):
+            return key_id(key)
+
+    host = connection.client.host if connection.client else "unknown"
+    return f"addr_{host}"
 
 
 def _credentials(connection: ASGIConnection[Any, Any, Any, Any]) -> Credentials:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import structlog
 from litestar.datastructures import MutableScopeHeaders
@@ -15,24 +16,30 @@ MAX_REQUEST_ID_LENGTH = 64
 
 
 class RequestIdMiddleware(ASGIMiddleware):
-    """Reuses a sane incoming `X-Request-ID`, or makes one, and echoes it back."""
+    """Binds the request id to every log line written while a route runs."""
 
     scopes = (ScopeType.HTTP,)
 
     async def handle(
         self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp
     ) -> None:
-        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        with structlog.contextvars.bound_contextvars(request_id=request_id_of(scope)):
+            await next_app(scope, receive, send)
 
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                MutableScopeHeaders.from_message(message)[REQUEST_ID_HEADER] = (
-                    request_id
-                )
-            await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            await next_app(scope, receive, send_with_id)
+async def add_request_id(message: Message, scope: Scope) -> None:
+    """`before_send` hook: every answer, routed or not, carries the id."""
+    if message["type"] == "http.response.start":
+        headers = MutableScopeHeaders.from_message(message)
+        headers[REQUEST_ID_HEADER] = request_id_of(scope)
+
+
+def request_id_of(scope: Scope) -> str:
+    """The request's id: a sane incoming `X-Request-ID`, or a new one, kept in scope."""
+    state: dict[str, Any] = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+    if "request_id" not in state:
+        state["request_id"] = _incoming_id(scope) or uuid.uuid4().hex
+    return str(state["request_id"])
 
 
 def _incoming_id(scope: Scope) -> str | None:

@@ -138,21 +138,16 @@ def test_revoked_key_is_refused_everywhere(tmp_path: Path) -> None:
 
 
 def test_rotated_admin_token_is_refused(tmp_path: Path) -> None:
-    rotated = make_settings(tmp_path, admin_token="a-new-admin-token-0123456789")
+    new_token = "a-new-admin-token-0123456789"
+    rotated = make_settings(tmp_path, admin_token=new_token)
 
     with TestClient(create_app(rotated)) as client:
         old = client.get(f"{ADMIN_PATH}/stats", headers=ADMIN)
-        new = client.get(f"{ADMIN_PATH}/stats", headers=bearer(rotated_token(rotated)))
+        new = client.get(f"{ADMIN_PATH}/stats", headers=bearer(new_token))
 
     assert old.status_code == 401
     assert old.json()["type"] == "/problems/unauthorized"
     assert new.status_code == 200
-
-
-def rotated_token(settings: Settings) -> str:
-    assert settings.admin_token is not None
-
-    return settings.admin_token.get_secret_value()
 
 
 @pytest.mark.parametrize("key", KEYS)
@@ -299,7 +294,9 @@ def test_configured_api_keys_log_no_warning(
 
 def test_fourth_submission_in_a_minute_is_429(tmp_path: Path) -> None:
     with TestClient(create_app(make_settings(tmp_path, rate_limit_per_minute=3))) as c:
-        accepted = [c.post(SUBMIT, json=JOHN, headers=bearer("key-one")) for _ in "abc"]
+        accepted = [
+            c.post(SUBMIT, json=JOHN, headers=bearer("key-one")) for _ in range(3)
+        ]
         limited = c.post(SUBMIT, json=JOHN, headers=bearer("key-one"))
         other_key = c.post(SUBMIT, json=JOHN, headers=bearer("key-two"))
         job_id = accepted[0].json()["jobId"]
@@ -320,7 +317,9 @@ def test_fourth_submission_in_a_minute_is_429(tmp_path: Path) -> None:
 @pytest.mark.usefixtures("idle_worker")
 def test_third_queued_job_of_a_key_is_429(tmp_path: Path) -> None:
     with TestClient(create_app(make_settings(tmp_path, max_queued_per_key=2))) as c:
-        queued = [c.post(SUBMIT, json=JOHN, headers=bearer("key-one")) for _ in "ab"]
+        queued = [
+            c.post(SUBMIT, json=JOHN, headers=bearer("key-one")) for _ in range(2)
+        ]
         refused = c.post(SUBMIT, json=JOHN, headers=bearer("key-one"))
         other_key = c.post(SUBMIT, json=JOHN, headers=bearer("key-two"))
 
@@ -388,18 +387,41 @@ def test_cors_allows_configured_origin(tmp_path: Path) -> None:
 
 
 def test_every_response_carries_a_request_id(client: TestClient) -> None:
-    accepted = client.post(SUBMIT, json=JOHN, headers=bearer("key-one"))
-    refused = client.post(SUBMIT, json=JOHN)
-    missing = client.get("/no/such/path")
+    responses = [
+        client.post(SUBMIT, json=JOHN, headers=bearer("key-one")),
+        client.post(SUBMIT, json=JOHN),
+        client.get(f"{SUBMIT}/status/job_1_unknown", headers=bearer("key-one")),
+        client.post(SUBMIT, json={}, headers=bearer("key-one")),
+        client.get(f"{ADMIN_PATH}/stats", headers=bearer("key-one")),
+    ]
 
-    ids = [r.headers.get("x-request-id") for r in (accepted, refused, missing)]
-    assert [accepted.status_code, refused.status_code, missing.status_code] == [
+    ids = {response.headers.get("x-request-id") for response in responses}
+    assert [response.status_code for response in responses] == [
         202,
         401,
         404,
+        422,
+        403,
     ]
-    assert all(ids)
-    assert len(set(ids)) == 3
+    assert None not in ids
+    assert len(ids) == len(responses)
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/no/such/path"), ("PUT", f"{SUBMIT}/status/job_1_x"), ("POST", SUBMIT)],
+    ids=["no-route", "wrong-method", "rate-limited"],
+)
+def test_answers_outside_handlers_carry_a_request_id(
+    tmp_path: Path, method: str, path: str
+) -> None:
+    settings = make_settings(tmp_path, rate_limit_per_minute=1)
+    with TestClient(create_app(settings)) as client:
+        client.post(SUBMIT, json=JOHN, headers=bearer("key-one"))
+        response = client.request(method, path, json=JOHN, headers=bearer("key-one"))
+
+    assert response.status_code in (404, 405, 429)
+    assert "x-request-id" in response.headers
 
 
 def test_incoming_request_id_is_echoed(client: TestClient) -> None:
@@ -413,3 +435,16 @@ def test_incoming_request_id_is_echoed(client: TestClient) -> None:
     assert refused.status_code == 401
     assert refused.headers["x-request-id"] == "trace-4711"
     assert too_long.headers["x-request-id"] not in ("", "x" * 65)
+
+
+def test_unconfigured_keys_share_the_address_limit(tmp_path: Path) -> None:
+    """In open mode a made-up key must not buy a fresh rate-limit window."""
+    settings = make_settings(tmp_path, api_keys=[], rate_limit_per_minute=2)
+
+    with TestClient(create_app(settings)) as client:
+        answers = [
+            client.post(SUBMIT, json=JOHN, headers={"X-API-Key": f"made-up-{n}"})
+            for n in range(3)
+        ]
+
+    assert [answer.status_code for answer in answers] == [202, 202, 429]
