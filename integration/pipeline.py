@@ -15,7 +15,7 @@ from generation.errors import GenerationError
 from generation.render import render_html
 from integration import metrics
 from integration.errors import InputError, ServiceError
-from integration.push import ZohoPusher
+from integration.push import ZohoPusher, missing_inputs
 from integration.settings import Settings
 from storage.base import (
     Job,
@@ -111,8 +111,12 @@ class Pipeline:
         return result
 
     async def _prepare_zoho(self, job: Job, owner: str) -> Job:
-        """Fill inputs missing from a webhook, and the recipient, from the record."""
-        if job.zoho is None or job.result is not None:
+        """Fill inputs a webhook left out from the record, before writing.
+
+        The recipient is looked up later, at the push: a Zoho outage then
+        delays the draft, not the e-mail.
+        """
+        if job.zoho is None or job.result is not None or not missing_inputs(job.input):
             return job
         if self.pusher is None:
             msg = "Zoho CRM is not configured on this service (see ZOHO_* settings)"
@@ -129,6 +133,11 @@ class Pipeline:
         """Make the draft (once) and record the outcome on the job."""
         assert self.pusher is not None and job.zoho is not None and job.result
         earlier = job.zoho
+        if earlier.status in (PushStatus.CREATED, PushStatus.FAILED):
+            return earlier  # Settled by an attempt whose completion was lost.
+        if not earlier.recipient:
+            _, earlier = await self.pusher.complete_inputs(job.input, earlier)
+
         pushing = earlier.model_copy(update={"status": PushStatus.PUSHING})
         await self.store.save_progress(job.job_id, owner, zoho=pushing)
 

@@ -25,6 +25,11 @@ REQUIRED_INPUTS = ("country", "occupation", "client_name")
 MARKER_PREFIX = "<!-- jobmail:"
 
 
+def missing_inputs(job_input: JobInput) -> list[str]:
+    """The required inputs still blank, which only the record can supply."""
+    return [name for name in REQUIRED_INPUTS if not getattr(job_input, name)]
+
+
 def draft_marker(job_id: str) -> str:
     """An invisible HTML comment tying a draft to its job."""
     return f"{MARKER_PREFIX}{job_id} -->"
@@ -53,9 +58,8 @@ class ZohoPusher:
 
         Raises `InputError` when the record lacks a required value.
         """
-        missing = [name for name in REQUIRED_INPUTS if not getattr(job_input, name)]
         recipient = job_input.client_email or push.recipient
-        if not missing and recipient:
+        if not missing_inputs(job_input) and recipient:
             return job_input, push.model_copy(update={"recipient": recipient})
 
         fields = self.field_map.get(push.module) or self.field_map["Contacts"]
@@ -63,7 +67,7 @@ class ZohoPusher:
             push.module, push.record_id, sorted(set(fields.values()))
         )
         filled = _fill_inputs(job_input, record, fields)
-        still_missing = [name for name in REQUIRED_INPUTS if not getattr(filled, name)]
+        still_missing = missing_inputs(filled)
         if still_missing:
             names = ", ".join(fields.get(_field_key(n), n) for n in still_missing)
             msg = f"the {push.module} record {push.record_id} has no value in {names}"
