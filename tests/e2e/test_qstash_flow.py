@@ -63,10 +63,11 @@ def test_jobs_complete_once_through_qstash(
     assert all(attempt.status == 200 for attempt in emulator.attempts)
 
 
-def test_double_delivery_does_work_once(
+def test_double_out_of_order_delivery_does_work_once(
     qstash_server: ServerProcess, emulator: QStashEmulator, fake_openai: FakeOpenAI
 ) -> None:
     emulator.deliver_twice = True
+    emulator.shuffle = True
 
     job_ids = submit_many(qstash_server, 10)
     jobs = [qstash_server.wait_finished(job_id) for job_id in job_ids]
