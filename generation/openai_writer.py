@@ -123,9 +123,10 @@ class OpenAIWriter:
             response_format = RESPONSE_FORMATS[index]
             extra = {"response_format": response_format} if response_format else {}
             try:
-                completion = await self._client.chat.completions.create(
+                # Limits and format vary by settings, so the call is built up.
+                completion = await self._client.chat.completions.create(  # type: ignore[call-overload]
                     model=self.model,
-                    messages=messages,  # type: ignore[arg-type]
+                    messages=messages,
                     **self._limits,
                     **extra,
                 )

@@ -35,7 +35,7 @@ QUEUE_FULL_RETRY = "30"
 
 
 async def require_json(
-    connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     """Refuse bodies that are not plain UTF-8 JSON (415) and empty bodies (400)."""
     declared = connection.headers.get("content-type", "")

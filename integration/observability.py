@@ -36,7 +36,7 @@ async def add_request_id(message: Message, scope: Scope) -> None:
 
 def request_id_of(scope: Scope) -> str:
     """The request's id: a sane incoming `X-Request-ID`, or a new one, kept in scope."""
-    state: dict[str, Any] = scope.setdefault("state", {})  # type: ignore[typeddict-item]
+    state: dict[str, Any] = scope.setdefault("state", {})
     if "request_id" not in state:
         state["request_id"] = _incoming_id(scope) or uuid.uuid4().hex
     return str(state["request_id"])

@@ -197,11 +197,13 @@ class QStashDispatcher:
         except (QStashError, httpx.HTTPError, TimeoutError) as exc:
             raise DispatchError(f"QStash did not take the message: {exc!r}") from exc
 
+        # Publishing to one URL answers one message (a URL group would give a list).
+        published = response[0] if isinstance(response, list) else response
         log.info(
             "job_dispatched",
             job_id=job.job_id,
-            message_id=response.message_id,
-            deduplicated=response.deduplicated,
+            message_id=published.message_id,
+            deduplicated=published.deduplicated,
         )
 
     async def _outcome(self, job_id: str) -> DeliveryOutcome:

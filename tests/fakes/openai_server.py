@@ -20,27 +20,30 @@ Run it standalone with ``python -m tests.fakes.openai_server --port 8099``.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import re
-import socket
-import sys
 import threading
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import MappingProxyType, TracebackType
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
+
+from tests.fakes._serving import HOST as HOST
+from tests.fakes._serving import (
+    BackgroundServer,
+    QuietHandler,
+    QuietThreadingServer,
+    serve_until_interrupted,
+)
 
 JsonObject = dict[str, Any]
 ReplyFunction = Callable[[JsonObject], str]
 
-HOST = "127.0.0.1"
 DEFAULT_API_KEY = "test-key"
 OPENAI_VERSION = "2020-10-01"
 SYSTEM_FINGERPRINT = "fp_fakeopenai"
@@ -435,7 +438,7 @@ def _html_answer(status: int, html: str, extra: Mapping[str, str]) -> HttpAnswer
 # --------------------------------------------------------------------------
 
 
-class FakeOpenAI:
+class FakeOpenAI(BackgroundServer):
     """An OpenAI-compatible HTTP server on ``127.0.0.1`` for one test or session.
 
     Attributes tests may change at any time:
@@ -459,63 +462,21 @@ class FakeOpenAI:
         reject_json_schema: bool = False,
         require_json_word: bool = True,
     ) -> None:
+        super().__init__(_FakeOpenAIHandler, port=port, thread_name="fake-openai")
         self.api_key = api_key
         self.reply = reply
         self.reject_json_schema = reject_json_schema
         self.require_json_word = require_json_word
-        self._port = port
         self._lock = threading.Lock()
         self._received: list[ReceivedRequest] = []
         self._script: deque[Scripted] = deque()
-        self._stopping = threading.Event()
-        self._server: _FakeHttpServer | None = None
-        self._thread: threading.Thread | None = None
 
-    # -- lifecycle ---------------------------------------------------------
-
-    def start(self) -> FakeOpenAI:
-        """Bind to ``127.0.0.1`` and serve from a daemon thread; returns self."""
-        if self._server is not None:
-            raise RuntimeError("FakeOpenAI is already running")
-        self._stopping.clear()
-        self._server = _FakeHttpServer((HOST, self._port), _FakeOpenAIHandler, self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-openai",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving; delayed answers still pending are woken and dropped."""
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeOpenAI:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+    # -- lifecycle (start, stop, with: see BackgroundServer) ---------------
 
     @property
     def base_url(self) -> str:
         """The URL to give the SDK, e.g. ``http://127.0.0.1:54321/v1``."""
-        if self._server is None:
-            raise RuntimeError("FakeOpenAI is not running; call start() first")
-        return f"http://{HOST}:{self._server.server_address[1]}/v1"
+        return f"{self._origin}/v1"
 
     # -- scripting and inspection -----------------------------------------
 
@@ -691,34 +652,10 @@ def _json_word_error() -> JsonObject:
     return error_body(message, "invalid_request_error", None, "messages")
 
 
-class _FakeHttpServer(ThreadingHTTPServer):
-    """A threading HTTP server that knows its `FakeOpenAI` and stays quiet."""
-
-    daemon_threads = True
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        handler: type[BaseHTTPRequestHandler],
-        fake: FakeOpenAI,
-    ) -> None:
-        super().__init__(address, handler)
-        self.fake = fake
-
-    def handle_error(
-        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
-    ) -> None:
-        """Ignore clients that hang up (e.g. after a timeout); report real bugs."""
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
-
-class _FakeOpenAIHandler(BaseHTTPRequestHandler):
+class _FakeOpenAIHandler(QuietHandler):
     """Reads one HTTP request, asks the fake for the answer and writes it."""
 
-    protocol_version = "HTTP/1.1"
-    server: _FakeHttpServer
+    server: QuietThreadingServer[FakeOpenAI]
 
     def do_GET(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
         self._handle("GET")
@@ -730,14 +667,9 @@ class _FakeOpenAIHandler(BaseHTTPRequestHandler):
         """Name the server the way OpenAI's edge proxy does."""
         return "cloudflare"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        """Stay silent: tests should not print a line per request."""
-
     def _handle(self, method: str) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        raw_body = self.rfile.read(length) if length else b""
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        answer = self.server.fake.answer(method, self.path, headers, raw_body)
+        headers = self.lower_headers()
+        answer = self.server.fake.answer(method, self.path, headers, self.read_body())
         self._write(answer)
 
     def _write(self, answer: HttpAnswer) -> None:
@@ -764,10 +696,11 @@ def main(argv: list[str] | None = None) -> None:
         port=options.port,
         reject_json_schema=options.reject_json_schema,
     )
-    with fake:
-        print(f"Fake OpenAI at {fake.base_url} (api key {fake.api_key!r})", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            threading.Event().wait()
+    serve_until_interrupted(fake, _describe)
+
+
+def _describe(fake: FakeOpenAI) -> list[str]:
+    return [f"Fake OpenAI at {fake.base_url} (api key {fake.api_key!r})"]
 
 
 if __name__ == "__main__":

@@ -69,8 +69,6 @@ import copy
 import json
 import re
 import secrets
-import socket
-import sys
 import threading
 import time
 from collections import deque
@@ -78,14 +76,19 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakes._serving import HOST as HOST
+from tests.fakes._serving import (
+    BackgroundServer,
+    QuietHandler,
+    QuietThreadingServer,
+    serve_until_interrupted,
+)
+
 JsonObject = dict[str, Any]
 
-HOST = "127.0.0.1"
 API_PREFIX = "/crm/v8/"
 TOKEN_PATH = "/oauth/v2/token"
 REVOKE_PATH = "/oauth/v2/token/revoke"
@@ -706,7 +709,7 @@ def _requirements(route: _Route) -> list[tuple[str, str]]:
 # --------------------------------------------------------------------------
 
 
-class FakeZoho:
+class FakeZoho(BackgroundServer):
     """Zoho's accounts server and CRM v8 API on ``127.0.0.1`` for one test.
 
     Attributes tests may change at any time: ``client_id``,
@@ -732,6 +735,9 @@ class FakeZoho:
         token_lifetime: int = TOKEN_LIFETIME,
         token_delay: float = 0.0,
     ) -> None:
+        super().__init__(
+            _ZohoHandler, port=port, thread_name="fake-zoho", poll_interval=0.01
+        )
         self.client_id = client_id
         self.client_secret = client_secret
         self.token_lifetime = token_lifetime
@@ -744,11 +750,7 @@ class FakeZoho:
         self.max_concurrency: int | None = None
         self.credits_remaining: int | None = None
         self.user: dict[str, str] = dict(DEFAULT_USER)
-        self._port = port
         self._lock = threading.RLock()
-        self._stopping = threading.Event()
-        self._server: _ZohoHttpServer | None = None
-        self._thread: threading.Thread | None = None
         self._next_number = FIRST_ID
         self._default_refresh = refresh_token
         self._default_scopes = _normalise_scopes(scopes)
@@ -774,51 +776,12 @@ class FakeZoho:
         self._token_in_flight = self._max_token_in_flight = 0
         self._api_in_flight = self._max_api_in_flight = 0
 
-    # -- lifecycle ---------------------------------------------------------
-
-    def start(self) -> FakeZoho:
-        """Bind to ``127.0.0.1`` and serve from a daemon thread; returns self."""
-        if self._server is not None:
-            raise RuntimeError("FakeZoho is already running")
-        self._stopping.clear()
-        self._server = _ZohoHttpServer((HOST, self._port), _ZohoHandler, self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.01},
-            name="fake-zoho",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving; answers still waiting on a delay are woken and dropped."""
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        self._stopping.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> FakeZoho:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+    # -- addresses (start, stop and with come from BackgroundServer) -------
 
     @property
     def accounts_url(self) -> str:
         """The accounts server, e.g. ``http://127.0.0.1:54321``."""
-        if self._server is None:
-            raise RuntimeError("FakeZoho is not running; call start() first")
-        return f"http://{HOST}:{self._server.server_address[1]}"
+        return self._origin
 
     @property
     def api_domain(self) -> str:
@@ -1597,34 +1560,10 @@ def _token_params(request: ReceivedRequest) -> dict[str, str]:
 # --------------------------------------------------------------------------
 
 
-class _ZohoHttpServer(ThreadingHTTPServer):
-    """A threading HTTP server that knows its `FakeZoho` and stays quiet."""
-
-    daemon_threads = True
-
-    def __init__(
-        self,
-        address: tuple[str, int],
-        handler: type[BaseHTTPRequestHandler],
-        fake: FakeZoho,
-    ) -> None:
-        super().__init__(address, handler)
-        self.fake = fake
-
-    def handle_error(
-        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
-    ) -> None:
-        """Ignore clients that hang up (e.g. after a timeout); report real bugs."""
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
-
-class _ZohoHandler(BaseHTTPRequestHandler):
+class _ZohoHandler(QuietHandler):
     """Reads one HTTP request, asks the fake for the answer and writes it."""
 
-    protocol_version = "HTTP/1.1"
-    server: _ZohoHttpServer
+    server: QuietThreadingServer[FakeZoho]
 
     def do_GET(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
         self._handle("GET")
@@ -1645,14 +1584,9 @@ class _ZohoHandler(BaseHTTPRequestHandler):
         """Name the server the way Zoho's front end does."""
         return "ZGS"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        """Stay silent: tests should not print a line per request."""
-
     def _handle(self, method: str) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        raw_body = self.rfile.read(length) if length else b""
-        headers = {name.lower(): value for name, value in self.headers.items()}
-        reply = self.server.fake.answer(method, self.path, headers, raw_body)
+        headers = self.lower_headers()
+        reply = self.server.fake.answer(method, self.path, headers, self.read_body())
         self._write(reply)
 
     def _write(self, reply: Reply) -> None:
@@ -1716,18 +1650,19 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve a fake Zoho CRM locally.")
     parser.add_argument("--port", type=int, default=8082)
     options = parser.parse_args(argv)
-    with FakeZoho(port=options.port) as fake:
-        samples = seed_sample_records(fake)
-        print(f"Fake Zoho CRM (v8) at {fake.api_domain}", flush=True)
-        print(f"accounts_url: {fake.accounts_url}")
-        print(f"client_id: {fake.client_id}")
-        print(f"client_secret: {fake.client_secret}")
-        print(f"refresh_token: {fake.refresh_token}")
-        for module, record_id in samples.items():
-            print(f"sample {module} record id: {record_id}")
-        sys.stdout.flush()
-        with contextlib.suppress(KeyboardInterrupt):
-            threading.Event().wait()
+    serve_until_interrupted(FakeZoho(port=options.port), _seed_and_describe)
+
+
+def _seed_and_describe(fake: FakeZoho) -> Iterator[str]:
+    """Seed the sample records, then name what a client needs to reach them."""
+    samples = seed_sample_records(fake)
+    yield f"Fake Zoho CRM (v8) at {fake.api_domain}"
+    yield f"accounts_url: {fake.accounts_url}"
+    yield f"client_id: {fake.client_id}"
+    yield f"client_secret: {fake.client_secret}"
+    yield f"refresh_token: {fake.refresh_token}"
+    for module, record_id in samples.items():
+        yield f"sample {module} record id: {record_id}"
 
 
 if __name__ == "__main__":
