@@ -110,7 +110,11 @@ class BackgroundServer:
         return self
 
     def stop(self) -> None:
-        """Stop serving; answers still waiting on a delay are woken and dropped."""
+        """Stop serving and wake whatever still waits; a no-op when not running.
+
+        Delayed answers (and any workers a subclass wakes in `_wake_waiters`)
+        are woken and their pending work is dropped.
+        """
         server, thread = self._server, self._thread
         if server is None or thread is None:
             return

@@ -33,17 +33,12 @@ from types import MappingProxyType
 from typing import Any
 from urllib.parse import urlsplit
 
-from tests.fakes._serving import HOST as HOST
-from tests.fakes._serving import (
-    BackgroundServer,
-    QuietHandler,
-    QuietThreadingServer,
-    serve_until_interrupted,
-)
+from tests.fakes import _serving
 
 JsonObject = dict[str, Any]
 ReplyFunction = Callable[[JsonObject], str]
 
+HOST = _serving.HOST
 DEFAULT_API_KEY = "test-key"
 OPENAI_VERSION = "2020-10-01"
 SYSTEM_FINGERPRINT = "fp_fakeopenai"
@@ -438,7 +433,7 @@ def _html_answer(status: int, html: str, extra: Mapping[str, str]) -> HttpAnswer
 # --------------------------------------------------------------------------
 
 
-class FakeOpenAI(BackgroundServer):
+class FakeOpenAI(_serving.BackgroundServer):
     """An OpenAI-compatible HTTP server on ``127.0.0.1`` for one test or session.
 
     Attributes tests may change at any time:
@@ -471,7 +466,7 @@ class FakeOpenAI(BackgroundServer):
         self._received: list[ReceivedRequest] = []
         self._script: deque[Scripted] = deque()
 
-    # -- lifecycle (start, stop, with: see BackgroundServer) ---------------
+    # -- address (start, stop and with come from BackgroundServer) ---------
 
     @property
     def base_url(self) -> str:
@@ -652,10 +647,10 @@ def _json_word_error() -> JsonObject:
     return error_body(message, "invalid_request_error", None, "messages")
 
 
-class _FakeOpenAIHandler(QuietHandler):
+class _FakeOpenAIHandler(_serving.QuietHandler):
     """Reads one HTTP request, asks the fake for the answer and writes it."""
 
-    server: QuietThreadingServer[FakeOpenAI]
+    server: _serving.QuietThreadingServer[FakeOpenAI]
 
     def do_GET(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
         self._handle("GET")
@@ -696,7 +691,7 @@ def main(argv: list[str] | None = None) -> None:
         port=options.port,
         reject_json_schema=options.reject_json_schema,
     )
-    serve_until_interrupted(fake, _describe)
+    _serving.serve_until_interrupted(fake, _describe)
 
 
 def _describe(fake: FakeOpenAI) -> list[str]:

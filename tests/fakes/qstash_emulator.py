@@ -65,9 +65,7 @@ import random
 import re
 import secrets
 import shlex
-import socket
 import ssl
-import sys
 import threading
 import time
 import uuid
@@ -75,17 +73,17 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from email.utils import parsedate_to_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 from urllib.parse import unquote_plus
 
 import httpx
 
+from tests.fakes import _serving
+
 JsonObject = dict[str, Any]
 HeaderPairs = Iterable[tuple[str, str]]
 
-HOST = "127.0.0.1"
+HOST = _serving.HOST
 DEFAULT_PORT = 8080
 # The public credentials of the official dev server (test user 1).
 DEV_TOKEN = "eyJVc2VySUQiOiJkZWZhdWx0VXNlciIsIlBhc3N3b3JkIjoiZGVmYXVsdFBhc3N3b3JkIn0="
@@ -656,7 +654,7 @@ Route = tuple[str, re.Pattern[str], Callable[[_Request, re.Match[str]], _Reply]]
 # --------------------------------------------------------------------------
 
 
-class QStashEmulator:
+class QStashEmulator(_serving.BackgroundServer):
     """A QStash look-alike on ``127.0.0.1`` for one test or session.
 
     Attributes tests may change at any time: ``token``,
@@ -686,6 +684,7 @@ class QStashEmulator:
         shuffle_max_delay_seconds: float = 0.05,
         seed: int | None = None,
     ) -> None:
+        super().__init__(_EmulatorHandler, port=port, thread_name="qstash-emulator")
         self.token = token
         self.current_signing_key = current_signing_key
         self.next_signing_key = next_signing_key
@@ -702,7 +701,6 @@ class QStashEmulator:
         self.shuffle = False
         self.shuffle_max_delay_seconds = shuffle_max_delay_seconds
         self.sign_with_key: str | None = None
-        self._port = port
         self._random = random.Random(seed)
         self._cond = threading.Condition()
         self._messages: dict[str, MessageRecord] = {}
@@ -715,42 +713,17 @@ class QStashEmulator:
         self._workers: list[threading.Thread] = []
         self._released = threading.Event()
         self._released.set()
-        self._stopping = threading.Event()
-        self._server: _EmulatorHttpServer | None = None
-        self._thread: threading.Thread | None = None
         self._routes = self._build_routes()
 
-    # -- lifecycle ---------------------------------------------------------
+    # -- lifecycle (start, stop and with come from BackgroundServer) --------
 
-    def start(self) -> QStashEmulator:
-        """Bind to ``127.0.0.1`` and serve from a daemon thread; returns self."""
-        if self._server is not None:
-            raise RuntimeError("QStashEmulator is already running")
-        self._stopping.clear()
-        self._server = _EmulatorHttpServer((HOST, self._port), self)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="qstash-emulator",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and wake every worker; pending messages are dropped."""
-        server, thread = self._server, self._thread
-        if server is None or thread is None:
-            return
-        self._stopping.set()
+    def _wake_waiters(self) -> None:
+        """Flag the stop and un-pause, so every worker wakes up."""
+        super()._wake_waiters()
         self._released.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-        self._stop_workers()
-        self._server = self._thread = None
 
-    def _stop_workers(self) -> None:
+    def _after_stop(self) -> None:
+        """Tell the queue workers to finish and join every worker briefly."""
         with self._cond:
             queues, self._queues = list(self._queues.values()), {}
             workers, self._workers = list(self._workers), []
@@ -760,27 +733,15 @@ class QStashEmulator:
         for worker in workers:
             worker.join(timeout=max(0.0, deadline - time.monotonic()))
 
-    def __enter__(self) -> QStashEmulator:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     @property
     def port(self) -> int:
-        if self._server is None:
-            raise RuntimeError("QStashEmulator is not running; call start() first")
-        return int(self._server.server_address[1])
+        """The port the running emulator listens on."""
+        return self._bound_port
 
     @property
     def url(self) -> str:
         """The base URL for the SDK and ``QSTASH_URL``, e.g. ``http://127.0.0.1:5001``."""
-        return f"http://{HOST}:{self.port}"
+        return self._origin
 
     def env(self) -> dict[str, str]:
         """The environment variables a service needs to use this emulator."""
@@ -1419,30 +1380,10 @@ def _summary(message: MessageRecord) -> JsonObject:
     }
 
 
-class _EmulatorHttpServer(ThreadingHTTPServer):
-    """A threading HTTP server that knows its emulator and stays quiet."""
-
-    daemon_threads = True
-    request_queue_size = 128  # tests may publish many messages at once
-
-    def __init__(self, address: tuple[str, int], emulator: QStashEmulator) -> None:
-        super().__init__(address, _EmulatorHandler)
-        self.emulator = emulator
-
-    def handle_error(
-        self, request: socket.socket | tuple[bytes, socket.socket], client_address: Any
-    ) -> None:
-        """Ignore clients that hang up; report real bugs."""
-        if isinstance(sys.exc_info()[1], ConnectionError):
-            return
-        super().handle_error(request, client_address)
-
-
-class _EmulatorHandler(BaseHTTPRequestHandler):
+class _EmulatorHandler(_serving.QuietHandler):
     """Reads one request (raw path kept intact) and writes the emulator's reply."""
 
-    protocol_version = "HTTP/1.1"
-    server: _EmulatorHttpServer
+    server: _serving.QuietThreadingServer[QStashEmulator]
 
     def do_GET(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
         self._handle()
@@ -1453,22 +1394,17 @@ class _EmulatorHandler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
         self._handle()
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        """Stay silent: tests should not print a line per request."""
-
     def _handle(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
         path, _, query = self.path.partition("?")
         request = _Request(
             method=self.command,
             path=path,
             query=query,
             headers=_Headers(self.headers.items()),
-            body=body,
+            body=self.read_body(),
             client_ip=self.client_address[0],
         )
-        self._write(self.server.emulator.handle(request))
+        self._write(self.server.fake.handle(request))
 
     def _write(self, reply: _Reply) -> None:
         data = b"" if reply.payload is None else json.dumps(reply.payload).encode()
@@ -1553,11 +1489,12 @@ def main(argv: list[str] | None = None) -> None:
         default_timeout_seconds=options.timeout_s,
         dedup_window_seconds=options.dedup_window_s,
     )
-    with emulator:
-        print(f"QStash emulator at {emulator.url}; export for the service:")
-        print("\n".join(_export_lines(emulator)), flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            threading.Event().wait()
+    _serving.serve_until_interrupted(emulator, _describe)
+
+
+def _describe(emulator: QStashEmulator) -> Iterator[str]:
+    yield f"QStash emulator at {emulator.url}; export for the service:"
+    yield from _export_lines(emulator)
 
 
 if __name__ == "__main__":

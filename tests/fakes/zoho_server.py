@@ -79,16 +79,11 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes._serving import HOST as HOST
-from tests.fakes._serving import (
-    BackgroundServer,
-    QuietHandler,
-    QuietThreadingServer,
-    serve_until_interrupted,
-)
+from tests.fakes import _serving
 
 JsonObject = dict[str, Any]
 
+HOST = _serving.HOST
 API_PREFIX = "/crm/v8/"
 TOKEN_PATH = "/oauth/v2/token"
 REVOKE_PATH = "/oauth/v2/token/revoke"
@@ -709,7 +704,7 @@ def _requirements(route: _Route) -> list[tuple[str, str]]:
 # --------------------------------------------------------------------------
 
 
-class FakeZoho(BackgroundServer):
+class FakeZoho(_serving.BackgroundServer):
     """Zoho's accounts server and CRM v8 API on ``127.0.0.1`` for one test.
 
     Attributes tests may change at any time: ``client_id``,
@@ -1560,10 +1555,10 @@ def _token_params(request: ReceivedRequest) -> dict[str, str]:
 # --------------------------------------------------------------------------
 
 
-class _ZohoHandler(QuietHandler):
+class _ZohoHandler(_serving.QuietHandler):
     """Reads one HTTP request, asks the fake for the answer and writes it."""
 
-    server: QuietThreadingServer[FakeZoho]
+    server: _serving.QuietThreadingServer[FakeZoho]
 
     def do_GET(self) -> None:  # noqa: N802 - name fixed by BaseHTTPRequestHandler
         self._handle("GET")
@@ -1650,7 +1645,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Serve a fake Zoho CRM locally.")
     parser.add_argument("--port", type=int, default=8082)
     options = parser.parse_args(argv)
-    serve_until_interrupted(FakeZoho(port=options.port), _seed_and_describe)
+    fake = FakeZoho(port=options.port)
+    _serving.serve_until_interrupted(fake, _seed_and_describe)
 
 
 def _seed_and_describe(fake: FakeZoho) -> Iterator[str]:
