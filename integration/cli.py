@@ -100,6 +100,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         host=args.host or settings.host,
         port=args.port if args.port is not None else settings.port,
         log_config=None,
+        # The access log prints query strings, where a webhook secret may be;
+        # the app writes its own `request_finished` line without them.
+        access_log=False,
         timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 5,
     )
     return 0

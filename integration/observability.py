@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -11,20 +12,44 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+log = structlog.get_logger()
+
 REQUEST_ID_HEADER = "x-request-id"
 MAX_REQUEST_ID_LENGTH = 64
 
 
 class RequestIdMiddleware(ASGIMiddleware):
-    """Binds the request id to every log line written while a route runs."""
+    """Binds the request id to every log line of a request, and ends with one line.
+
+    The summary line names the route's path without its query string, which
+    may carry a webhook secret or an e-mail address.
+    """
 
     scopes = (ScopeType.HTTP,)
 
     async def handle(
         self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp
     ) -> None:
+        started = time.monotonic()
+        status = 500
+
+        async def send_noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
         with structlog.contextvars.bound_contextvars(request_id=request_id_of(scope)):
-            await next_app(scope, receive, send)
+            try:
+                await next_app(scope, receive, send_noting_status)
+            finally:
+                log.info(
+                    "request_finished",
+                    method=scope.get("method"),
+                    path=scope.get("path"),
+                    status=status,
+                    elapsed_ms=int((time.monotonic() - started) * 1000),
+                )
 
 
 async def add_request_id(message: Message, scope: Scope) -> None:

@@ -231,6 +231,11 @@ class Pipeline:
 
     async def fail(self, job: Job, owner: str, exc: ServiceError) -> None:
         """Fail a held job for good with the error's code and message."""
+        if job.zoho is not None and job.zoho.status is not PushStatus.CREATED:
+            # No draft will come; say so where people look for it.
+            update = {"status": PushStatus.FAILED, "error": exc.message}
+            failed_push = job.zoho.model_copy(update=update)
+            await self.store.save_progress(job.job_id, owner, zoho=failed_push)
         ttl = self.settings.job_ttl
         if await self.store.fail(job.job_id, owner, exc.message, exc.code, ttl):
             metrics.JOB_EVENTS.labels(event="failed").inc()

@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
+from pydantic import ValidationError
 
 from generation.prompts import LANGUAGE_NAMES
 from integration.errors import InputError
+from integration.schemas import LANGUAGE_CODES, WebhookFields
 from storage.base import JobInput, JobResult, PushStatus, ZohoPush
 from zoho.client import Recipient, ZohoClient
 from zoho.errors import ZohoError
@@ -66,7 +68,7 @@ class ZohoPusher:
         record = await self.client.get_record(
             push.module, push.record_id, sorted(set(fields.values()))
         )
-        filled = _fill_inputs(job_input, record, fields)
+        filled = _checked(_fill_inputs(job_input, record, fields), push, fields)
         still_missing = missing_inputs(filled)
         if still_missing:
             names = ", ".join(fields.get(_field_key(n), n) for n in still_missing)
@@ -178,8 +180,31 @@ def _fill_inputs(
 
 def _language(value: Any) -> str | None:
     text = _text(value).lower()
-    by_name = {name.lower(): code for code, name in LANGUAGE_NAMES.items()}
-    return text if text in LANGUAGE_NAMES else by_name.get(text)
+    return text if text in LANGUAGE_NAMES else LANGUAGE_CODES.get(text)
+
+
+def _checked(job_input: JobInput, push: ZohoPush, fields: dict[str, str]) -> JobInput:
+    """CRM values obey the same rules as the API's; the record is data, not trusted."""
+    try:
+        WebhookFields.model_validate(
+            {
+                "recordId": push.record_id,
+                "module": push.module,
+                "country": job_input.country,
+                "occupation": job_input.occupation,
+                "clientName": job_input.client_name,
+            }
+        )
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = {"clientName": "name"}.get(str(error["loc"][0]), str(error["loc"][0]))
+        message = str(error["msg"]).removeprefix("Value error, ")
+        msg = (
+            f"the {push.module} record {push.record_id} has an unusable value in"
+            f" {fields.get(name, name)}: {message}"
+        )
+        raise InputError(msg, code="zoho_record_invalid") from None
+    return job_input
 
 
 def _text(value: Any) -> str:

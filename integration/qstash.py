@@ -30,7 +30,7 @@ from qstash.errors import QStashError
 from integration.errors import ServiceError
 from integration.pipeline import Pipeline
 from integration.worker import LocalWorker
-from storage.base import Job, JobStatus, JobStore
+from storage.base import Job, JobStatus, JobStore, PushStatus
 
 log = structlog.get_logger()
 
@@ -163,9 +163,9 @@ class QStashDispatcher:
         claimed = await self.store.claim(owner, self.lease_seconds, job_id=job_id)
         if claimed is None:
             return
-        if claimed.result is not None:
-            # The e-mail exists and only its CRM draft is pending: the sweeper
-            # keeps trying the push with its own budget.
+        if claimed.result is not None or _waits_for_zoho(claimed):
+            # Only Zoho is in the way: the local sweeper keeps trying within
+            # the Zoho budget, so an outage outlasting QStash's retries heals.
             await self.store.release(job_id, owner, reason="dispatch_exhausted")
             return
 
@@ -215,6 +215,10 @@ class QStashDispatcher:
         wait = max(1, int((job.available_at - job.updated_at).total_seconds()))
         body = {"jobId": job_id, "status": job.status.value}
         return DeliveryOutcome(503, body, {"Retry-After": str(wait)})
+
+
+def _waits_for_zoho(job: Job) -> bool:
+    return job.zoho is not None and job.zoho.status is PushStatus.RETRYING
 
 
 def _settled(job: Job) -> DeliveryOutcome:

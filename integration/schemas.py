@@ -21,6 +21,7 @@ from pydantic.alias_generators import to_camel
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from generation.base import SUPPORTED_LANGUAGES, SUPPORTED_TONES
+from generation.prompts import LANGUAGE_NAMES
 from storage.base import Job, JobInput, JobResult, JobStatus
 
 # Categories refused in any text field: control characters, lone surrogates
@@ -33,6 +34,9 @@ _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u20
 _VISIBLE_CATEGORY_CLASSES = frozenset("LNPS")
 _ZOHO_MODULE = re.compile(r"[A-Za-z0-9_]+")
 _ZOHO_RECORD_ID = re.compile(r"[0-9]+")
+
+# Lower-case English names of the supported languages, to their codes.
+LANGUAGE_CODES = {name.lower(): code for code, name in LANGUAGE_NAMES.items()}
 
 Language = Literal[SUPPORTED_LANGUAGES]  # type: ignore[valid-type]
 Tone = Literal[SUPPORTED_TONES]  # type: ignore[valid-type]
@@ -165,11 +169,19 @@ class WebhookFields(_ClientFields):
     def _default_module(cls, value: Any) -> Any:
         return _none_if_blank(value) or "Contacts"
 
+    @field_validator("language", mode="before")
+    @classmethod
+    def _language_code(cls, value: Any) -> Any:
+        # Zoho picklists send names ("French"); codes ("fr") work too.
+        value = _none_if_blank(value)
+        if isinstance(value, str):
+            return LANGUAGE_CODES.get(value.strip().lower(), value.strip())
+        return value
+
     @field_validator(
         "country",
         "occupation",
         "client_name",
-        "language",
         "tone",
         mode="before",
     )

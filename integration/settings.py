@@ -5,6 +5,7 @@ Empty values count as unset, so `OPENAI_API_KEY=` in a file means "no key".
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -18,6 +19,7 @@ from pydantic import (
     model_validator,
 )
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as PydanticSettingsError
 
 from integration.errors import ServiceError
 
@@ -26,6 +28,27 @@ class SettingsError(ServiceError):
     """A setting has a value the service cannot run with."""
 
     code = "bad_setting"
+
+
+FIELD_MAP_KEYS = ("country", "occupation", "name", "email", "language")
+
+# Where each input is read from when a webhook leaves it out. The country
+# fields hold where a contact lives; map `country` to a target-country field
+# of your own when that differs.
+DEFAULT_FIELD_MAP: dict[str, dict[str, str]] = {
+    "Contacts": {
+        "country": "Mailing_Country",
+        "occupation": "Title",
+        "name": "Full_Name",
+        "email": "Email",
+    },
+    "Leads": {
+        "country": "Country",
+        "occupation": "Designation",
+        "name": "Full_Name",
+        "email": "Email",
+    },
+}
 
 
 class Settings(BaseSettings):
@@ -81,22 +104,8 @@ class Settings(BaseSettings):
     zoho_push_max_attempts: int = Field(8, ge=1, le=50)
     zoho_retry_wait_seconds: float = Field(1.0, ge=0, le=3600, allow_inf_nan=False)
     zoho_add_note: bool = False
-    zoho_field_map: dict[str, dict[str, str]] = Field(
-        default_factory=lambda: {
-            "Contacts": {
-                "country": "Mailing_Country",
-                "occupation": "Title",
-                "name": "Full_Name",
-                "email": "Email",
-            },
-            "Leads": {
-                "country": "Country",
-                "occupation": "Designation",
-                "name": "Full_Name",
-                "email": "Email",
-            },
-        }
-    )
+    # Added to (not replacing) DEFAULT_FIELD_MAP, module by module.
+    zoho_field_map: dict[str, dict[str, str]] = Field(default_factory=dict)
 
     # The writer.
     openai_api_key: SecretStr | None = None
@@ -154,6 +163,24 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator("zoho_field_map", mode="after")
+    @classmethod
+    def _merge_field_map(
+        cls, value: dict[str, dict[str, str]]
+    ) -> dict[str, dict[str, str]]:
+        merged = {module: dict(fields) for module, fields in DEFAULT_FIELD_MAP.items()}
+        for module, fields in value.items():
+            unknown = sorted(set(fields) - set(FIELD_MAP_KEYS))
+            if unknown:
+                allowed = ", ".join(FIELD_MAP_KEYS)
+                raise ValueError(
+                    f"{module}: unknown input {unknown[0]!r}; use {allowed}"
+                )
+            merged.setdefault(module, dict(DEFAULT_FIELD_MAP["Contacts"])).update(
+                fields
+            )
+        return merged
+
     @model_validator(mode="after")
     def _check_zoho(self) -> Settings:
         credentials = (
@@ -162,6 +189,11 @@ class Settings(BaseSettings):
             self.zoho_refresh_token,
         )
         if all(value is None for value in credentials):
+            if self.zoho_webhook_secret is not None:
+                raise ValueError(
+                    "ZOHO_WEBHOOK_SECRET is set but ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET"
+                    " and ZOHO_REFRESH_TOKEN are not: webhooks could not make drafts"
+                )
             return self
         if any(value is None for value in credentials):
             raise ValueError(
@@ -192,6 +224,12 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         raise SettingsError(describe_settings_error(exc)) from None
+    except PydanticSettingsError as exc:
+        # Raised before validation, e.g. for a JSON setting that is not JSON.
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = field.group(1).upper() if field else "settings"
+        cause = exc.__cause__ or exc
+        raise SettingsError(f"invalid setting {name}: {cause}") from None
 
 
 def describe_settings_error(exc: ValidationError) -> str:
@@ -205,4 +243,5 @@ def describe_settings_error(exc: ValidationError) -> str:
     more = len(exc.errors()) - 1
     tail = f"; and {more} more" if more else ""
 
-    return f"invalid setting {name}: {first['msg']}{shown}{tail}"
+    message = str(first["msg"]).removeprefix("Value error, ")
+    return f"invalid setting {name}: {message}{shown}{tail}"

@@ -25,7 +25,7 @@ from integration import metrics
 from integration.problems import problem, problem_responses
 from integration.schemas import WebhookFields
 from integration.services import Services
-from storage.base import Job, JobInput, ZohoPush, new_job
+from storage.base import Job, JobInput, JobStatus, ZohoPush, new_job
 
 log = structlog.get_logger()
 
@@ -64,22 +64,63 @@ async def zoho_webhook(
 
 
 async def _job_for(fields: WebhookFields, services: Services) -> tuple[Job, bool]:
-    """The job for this delivery: an existing one inside the window, or a new one."""
-    fingerprint = fields.fingerprint()
-    window = services.settings.zoho_dedupe_window_seconds
-    key = None
-    if window > 0:
-        bucket = int(time.time() // window)
-        earlier = await services.store.get_by_key(f"zoho:{fingerprint}:{bucket - 1}")
-        if (
-            earlier is not None
-            and time.time() - earlier.created_at.timestamp() < window
-        ):
-            log.info("webhook_duplicate", job_id=earlier.job_id)
-            return earlier, True
-        key = f"zoho:{fingerprint}:{bucket}"
+    """The job for this delivery: a live one inside the window, or a new one.
 
-    candidate = new_job(
+    A failed job does not absorb repeats: an admin who fixes the record and
+    triggers the rule again gets a fresh job.
+    """
+    fingerprint = fields.fingerprint()
+    earlier = await _live_job_from_last_window(fingerprint, services)
+    if earlier is not None:
+        log.info("webhook_duplicate", job_id=earlier.job_id)
+        return earlier, True
+
+    key = _window_key(fingerprint, services)
+    job, created = await _create(_new_job(fields, fingerprint, key, services), services)
+    if not created and job.status is JobStatus.FAILED:
+        after_failure = f"{key}:after:{job.job_id}"
+        candidate = _new_job(fields, fingerprint, after_failure, services)
+        job, created = await _create(candidate, services)
+    if not created:
+        log.info("webhook_duplicate", job_id=job.job_id)
+
+    return job, not created
+
+
+async def _create(candidate: Job, services: Services) -> tuple[Job, bool]:
+    job, created = await services.store.create(candidate)
+    if created:
+        log.info("job_queued", job_id=job.job_id, source="zoho")
+        metrics.JOB_EVENTS.labels(event="queued").inc()
+        await services.dispatcher.dispatch(job)
+    return job, created
+
+
+def _window_key(fingerprint: str, services: Services, offset: int = 0) -> str | None:
+    """The de-duplication key of this delivery's time window; None when off."""
+    window = services.settings.zoho_dedupe_window_seconds
+    if window <= 0:
+        return None
+    return f"zoho:{fingerprint}:{int(time.time() // window) + offset}"
+
+
+async def _live_job_from_last_window(
+    fingerprint: str, services: Services
+) -> Job | None:
+    """A job of the previous window still inside the window's length, not failed."""
+    key = _window_key(fingerprint, services, offset=-1)
+    earlier = await services.store.get_by_key(key) if key else None
+    if earlier is None or earlier.status is JobStatus.FAILED:
+        return None
+
+    age = time.time() - earlier.created_at.timestamp()
+    return earlier if age < services.settings.zoho_dedupe_window_seconds else None
+
+
+def _new_job(
+    fields: WebhookFields, fingerprint: str, key: str | None, services: Services
+) -> Job:
+    return new_job(
         JobInput(
             country=fields.country or "",
             occupation=fields.occupation or "",
@@ -94,15 +135,6 @@ async def _job_for(fields: WebhookFields, services: Services) -> tuple[Job, bool
         request_hash=fingerprint,
         available_in=services.dispatcher.initial_delay,
     )
-    job, created = await services.store.create(candidate)
-    if created:
-        log.info("job_queued", job_id=job.job_id, source="zoho", module=fields.module)
-        metrics.JOB_EVENTS.labels(event="queued").inc()
-        await services.dispatcher.dispatch(job)
-    else:
-        log.info("webhook_duplicate", job_id=job.job_id)
-
-    return job, not created
 
 
 def _check_secret(

@@ -25,6 +25,8 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
         "DATA_DIR",
         "API_KEYS",
         "ADMIN_TOKEN",
+        "ZOHO_FIELD_MAP",
+        "ZOHO_WEBHOOK_SECRET",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)

@@ -150,9 +150,13 @@ class ZohoClient:
     # -- calls ----------------------------------------------------------------
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        # A POST that timed out may still have created something, and Zoho
+        # takes no idempotency key: creating calls get one try here, and the
+        # caller, which can look for what an earlier try made, retries.
+        attempts = 1 if method == "POST" else self._attempts
         async for attempt in stamina.retry_context(
             on=_is_retryable,
-            attempts=self._attempts,
+            attempts=attempts,
             wait_initial=self._retry_wait,
             wait_max=self._retry_wait * 10,
         ):

@@ -210,6 +210,10 @@ def test_qstash_and_webhook_keep_their_own_checks(tmp_path: Path) -> None:
         qstash_current_signing_key="sig_current",
         base_url="https://jobmail.example",
         zoho_webhook_secret="hook-secret",
+        zoho_client_id="client-id",
+        zoho_client_secret="client-secret",
+        zoho_refresh_token="refresh-token",
+        zoho_from_email="team@example.org",
     )
 
     with TestClient(create_app(settings)) as client:

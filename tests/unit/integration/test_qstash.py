@@ -18,7 +18,7 @@ from qstash import Receiver
 from app import create_app
 from integration.qstash import SignatureError, verify_signature
 from integration.settings import Settings
-from storage.base import Job, JobInput, JobStatus, new_job
+from storage.base import Job, JobInput, JobStatus, PushStatus, ZohoPush, new_job
 from storage.sqlite import SQLiteJobStore
 
 CURRENT_KEY = "sig_current_key_for_tests_0123456789"
@@ -250,3 +250,25 @@ def test_unreachable_qstash_hands_job_to_local_worker(
 
     assert submitted.status_code == 202
     assert jobs.get(job_id).attempts == 1
+
+
+def test_failure_callback_leaves_zoho_retries_to_the_sweeper(
+    qstash_client: TestClient, jobs: CountingStore
+) -> None:
+    """QStash giving up during a Zoho outage must not fail the job."""
+    retrying = ZohoPush(
+        module="Contacts", record_id="4876876", status=PushStatus.RETRYING, attempts=2
+    )
+    job = new_job(
+        JobInput(country="Canada", occupation="Nurse", client_name="Ana"), zoho=retrying
+    )
+    asyncio.run(jobs.store.create(job))
+    source = base64.b64encode(json.dumps({"jobId": job.job_id}).encode()).decode()
+    callback = {"status": 503, "retried": 3, "sourceBody": source}
+
+    response = deliver(qstash_client, json.dumps(callback).encode(), url=FAILED_URL)
+    kept = jobs.get(job.job_id)
+
+    assert response.status_code == 200
+    assert kept.status is JobStatus.QUEUED
+    assert kept.retry_reasons == ["dispatch_exhausted"]

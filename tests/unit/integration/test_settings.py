@@ -174,3 +174,47 @@ def test_largest_allowed_durations_still_make_timedeltas(
 
     assert settings.job_ttl == timedelta(days=3650)
     assert timedelta(seconds=settings.job_lease_seconds) == timedelta(hours=1)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("{bad", "invalid setting ZOHO_FIELD_MAP:"),
+        ('{"Leads": {"colour": "Hair"}}', "unknown input 'colour'"),
+    ],
+)
+def test_bad_field_map_stops_startup_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, value: str, expected: str
+) -> None:
+    monkeypatch.setenv("ZOHO_FIELD_MAP", value)
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+
+    assert expected in caught.value.message
+    assert "\n" not in caught.value.message
+
+
+def test_field_map_adds_to_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(
+        "ZOHO_FIELD_MAP",
+        '{"Leads": {"country": "Target_Country"}, "Deals": {"name": "Deal_Name"}}',
+    )
+
+    field_map = load_settings().zoho_field_map
+
+    assert field_map["Leads"]["country"] == "Target_Country"
+    assert field_map["Leads"]["occupation"] == "Designation"
+    assert field_map["Contacts"]["country"] == "Mailing_Country"
+    assert field_map["Deals"]["name"] == "Deal_Name"
+    assert field_map["Deals"]["email"] == "Email"
+
+
+def test_webhook_secret_needs_zoho_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZOHO_WEBHOOK_SECRET", "secret")
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+
+    assert "ZOHO_WEBHOOK_SECRET" in caught.value.message
+    assert "ZOHO_REFRESH_TOKEN" in caught.value.message

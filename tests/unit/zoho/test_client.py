@@ -15,6 +15,7 @@ from tests.fakes.zoho_server import (
     authentication_failure,
     html_error,
     server_error,
+    slow,
     token_throttled,
     too_many_requests,
 )
@@ -288,3 +289,29 @@ async def _raised(call: Any) -> ZohoError:
     except ZohoError as exc:
         return exc
     raise AssertionError("the call did not fail")
+
+
+async def test_timed_out_draft_is_not_posted_again(
+    fake: FakeZoho, contact: str
+) -> None:
+    """A draft POST that times out may have landed; only the caller may retry it."""
+    client = make_client(fake, timeout_seconds=0.3)
+    fake.fail_next("drafts", slow(1.0))
+    recipient = Recipient(name="Ana Silva", email="ana@example.org")
+
+    with pytest.raises(ZohoError) as caught:
+        await client.create_draft(
+            "Contacts",
+            contact,
+            sender=SENDER,
+            to=recipient,
+            subject="Hi",
+            html="<p>Hi</p>",
+        )
+    await asyncio.sleep(1.0)
+    await client.aclose()
+
+    assert caught.value.retryable is True
+    assert len(fake.drafts("Contacts", contact)) == 1
+    posts = [r for r in fake.requests if r.method == "POST" and "drafts" in r.path]
+    assert len(posts) == 1
