@@ -30,6 +30,7 @@ class SettingsError(ServiceError):
     code = "bad_setting"
 
 
+MIN_ADMIN_TOKEN_LENGTH = 16
 FIELD_MAP_KEYS = ("country", "occupation", "name", "email", "language")
 
 # Where each input is read from when a webhook leaves it out. The country
@@ -180,6 +181,19 @@ class Settings(BaseSettings):
                 fields
             )
         return merged
+
+    @model_validator(mode="after")
+    def _check_admin_token(self) -> Settings:
+        if self.admin_token is None:
+            return self
+        token = self.admin_token.get_secret_value()
+        if len(token) < MIN_ADMIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"ADMIN_TOKEN must be at least {MIN_ADMIN_TOKEN_LENGTH} characters long"
+            )
+        if token in self.api_keys:
+            raise ValueError("ADMIN_TOKEN must differ from every key in API_KEYS")
+        return self
 
     @model_validator(mode="after")
     def _check_zoho(self) -> Settings:

@@ -218,3 +218,23 @@ def test_webhook_secret_needs_zoho_credentials(monkeypatch: pytest.MonkeyPatch) 
 
     assert "ZOHO_WEBHOOK_SECRET" in caught.value.message
     assert "ZOHO_REFRESH_TOKEN" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("token", "keys", "expected"),
+    [
+        ("short", "", "at least 16"),
+        ("same-as-a-key-0123456789", "a,same-as-a-key-0123456789", "differ"),
+    ],
+)
+def test_weak_admin_token_is_refused(
+    monkeypatch: pytest.MonkeyPatch, token: str, keys: str, expected: str
+) -> None:
+    monkeypatch.setenv("ADMIN_TOKEN", token)
+    monkeypatch.setenv("API_KEYS", keys)
+
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+
+    assert "ADMIN_TOKEN" in caught.value.message
+    assert expected in caught.value.message
