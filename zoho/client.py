@@ -310,4 +310,7 @@ def _json_or_none(response: httpx.Response) -> Any:
 
 
 def _is_retryable(exc: Exception) -> bool:
-    return isinstance(exc, ZohoError) and exc.retryable
+    # The token throttle wants minutes, and every quick retry counts against
+    # it: that one is left to the job's own, slower, retries.
+    throttled = getattr(exc, "code", None) == "zoho_token_throttled"
+    return isinstance(exc, ZohoError) and exc.retryable and not throttled
