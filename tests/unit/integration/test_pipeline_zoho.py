@@ -11,7 +11,7 @@ from generation.offline import OfflineWriter
 from integration.pipeline import Pipeline
 from integration.push import ZohoPusher
 from integration.settings import Settings
-from storage.base import JobInput, JobStatus, PushStatus, ZohoPush, new_job
+from storage.base import Job, JobInput, JobStatus, PushStatus, ZohoPush, new_job
 from storage.sqlite import SQLiteJobStore
 from tests.fakes.zoho_server import FakeZoho
 from zoho.client import ZohoClient
@@ -55,6 +55,20 @@ async def pipeline(zoho: FakeZoho, store: SQLiteJobStore) -> AsyncIterator[Pipel
     await client.aclose()
 
 
+async def queue_contact_job(
+    store: SQLiteJobStore, zoho: FakeZoho, **inputs: str
+) -> tuple[Job, str]:
+    """A job tied to a new contact; inputs default to complete ones."""
+    record_id = zoho.add_record("Contacts", CONTACT)
+    fields = {"country": "Canada", "occupation": "Nurse", "client_name": "Ana Silva"}
+    job = new_job(
+        JobInput(**(fields | inputs)),
+        zoho=ZohoPush(module="Contacts", record_id=record_id),
+    )
+    await store.create(job)
+    return job, record_id
+
+
 async def run_once(pipeline: Pipeline, store: SQLiteJobStore, job_id: str) -> None:
     claimed = await store.claim("worker", 30, job_id=job_id)
     assert claimed is not None
@@ -64,12 +78,9 @@ async def run_once(pipeline: Pipeline, store: SQLiteJobStore, job_id: str) -> No
 async def test_blank_webhook_inputs_come_from_the_record(
     pipeline: Pipeline, store: SQLiteJobStore, zoho: FakeZoho
 ) -> None:
-    record_id = zoho.add_record("Contacts", CONTACT)
-    job = new_job(
-        JobInput(country="", occupation="", client_name=""),
-        zoho=ZohoPush(module="Contacts", record_id=record_id),
+    job, record_id = await queue_contact_job(
+        store, zoho, country="", occupation="", client_name=""
     )
-    await store.create(job)
 
     await run_once(pipeline, store, job.job_id)
     done = await store.get(job.job_id)
@@ -84,12 +95,7 @@ async def test_settled_push_is_not_repeated(
     pipeline: Pipeline, store: SQLiteJobStore, zoho: FakeZoho
 ) -> None:
     """A draft made by an attempt whose completion was lost is not made again."""
-    record_id = zoho.add_record("Contacts", CONTACT)
-    job = new_job(
-        JobInput(country="Canada", occupation="Nurse", client_name="Ana Silva"),
-        zoho=ZohoPush(module="Contacts", record_id=record_id),
-    )
-    await store.create(job)
+    job, record_id = await queue_contact_job(store, zoho)
     await run_once(pipeline, store, job.job_id)
     first = await store.get(job.job_id)
     reopened = first.model_copy(update={"status": JobStatus.QUEUED})
@@ -107,12 +113,7 @@ async def test_settled_push_is_not_repeated(
 async def test_zoho_outage_spends_the_push_budget(
     pipeline: Pipeline, store: SQLiteJobStore, zoho: FakeZoho
 ) -> None:
-    record_id = zoho.add_record("Contacts", CONTACT)
-    job = new_job(
-        JobInput(country="Canada", occupation="Nurse", client_name="Ana Silva"),
-        zoho=ZohoPush(module="Contacts", record_id=record_id),
-    )
-    await store.create(job)
+    job, record_id = await queue_contact_job(store, zoho)
     zoho.set_down(True)
 
     for _ in range(3):
